@@ -1,0 +1,102 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// One set of settings for every Swift target: Swift 6 mode with complete checking.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Trellis",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "trellisd", targets: ["trellisd"]),
+        .executable(name: "trellis-agent", targets: ["trellis-agent"]),
+        .executable(name: "trellis", targets: ["trellis"]),
+    ],
+    targets: [
+        // C shims, one per library.
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c"),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl"),
+        .systemLibrary(name: "CEpoll"),
+        // protobuf-c code generated from proto/ by scripts/gen-proto.
+        .target(name: "CTrellisProto", dependencies: ["CProtobufC"]),
+
+        // Runtime: logging, wire format, TLS, RPC.
+        .target(name: "TrellisLogging", swiftSettings: swiftSettings),
+        .target(
+            name: "TrellisWire",
+            dependencies: ["CProtobufC", "CTrellisProto"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TrellisTLS",
+            dependencies: ["COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TrellisRPC",
+            dependencies: ["CEpoll", "TrellisLogging", "TrellisTLS", "TrellisWire"],
+            swiftSettings: swiftSettings
+        ),
+
+        // The API messages and service descriptors of proto/trellis/v1.
+        .target(
+            name: "TrellisAPI",
+            dependencies: ["CProtobufC", "CTrellisProto", "TrellisWire"],
+            swiftSettings: swiftSettings
+        ),
+
+        // The processes' libraries.
+        .target(
+            name: "TrellisCoordinator",
+            dependencies: ["TrellisAPI", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TrellisAgent",
+            dependencies: ["TrellisAPI", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TrellisCLI",
+            dependencies: ["TrellisAPI", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Thin mains.
+        .executableTarget(name: "trellisd", dependencies: ["TrellisCoordinator"], swiftSettings: swiftSettings),
+        .executableTarget(name: "trellis-agent", dependencies: ["TrellisAgent"], swiftSettings: swiftSettings),
+        .executableTarget(name: "trellis", dependencies: ["TrellisCLI"], swiftSettings: swiftSettings),
+
+        // Tests.
+        .target(
+            name: "TrellisTestSupport",
+            dependencies: ["TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
+            path: "Tests/TrellisTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisWireTests",
+            dependencies: ["TrellisAPI", "TrellisWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisTLSTests",
+            dependencies: ["TrellisTLS", "TrellisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisRPCTests",
+            dependencies: ["TrellisAPI", "TrellisRPC", "TrellisTestSupport", "TrellisTLS", "TrellisWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisCoordinatorTests",
+            dependencies: ["TrellisAPI", "TrellisCoordinator", "TrellisRPC", "TrellisTestSupport", "TrellisTLS"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
