@@ -1,0 +1,166 @@
+/// The inbound queue and flow-control windows of one stream, owned by the connection
+/// actor the stream belongs to (server or client side alike).
+///
+/// Inbound: messages wait in `inbound` until consumed; the peer may send while the
+/// receive window it was granted is positive, and consumption returns credit in
+/// batches of half the initial window. Outbound: a sender may send while `sendWindow`
+/// is positive; Credit frames from the peer add to it.
+///
+/// ```
+/// open ──(peer HalfClose / Close)──▶ inbound finished ──(queue drained)──▶ end
+///   └──────────(cancel, deadline, violation, connection lost)──▶ terminated
+/// ```
+final class StreamState {
+    let id: UInt32
+    private let initialWindow: Int
+
+    private var inbound: [[UInt8]] = []
+    private var inboundHead = 0
+    /// Set when the peer will send no more; `inboundError` is raised after the queue.
+    private(set) var inboundFinished = false
+    private var inboundError: (any Error)?
+    private var receiveWaiter: CheckedContinuation<[UInt8]?, any Error>?
+
+    /// How many more message bytes the peer may send before it needs credit.
+    private var receiveWindow: Int
+    private var uncredited = 0
+
+    /// How many more message bytes this side may send.
+    private(set) var sendWindow: Int
+    private var sendWaiters: [CheckedContinuation<Void, any Error>] = []
+
+    /// Why the stream ended abruptly; every operation after it throws this.
+    private(set) var terminated: (any Error)?
+
+    init(id: UInt32, initialWindow: Int) {
+        self.id = id
+        self.initialWindow = initialWindow
+        self.receiveWindow = initialWindow
+        self.sendWindow = initialWindow
+    }
+
+    // MARK: Inbound
+
+    enum Delivery {
+        /// Queued or handed to a waiting reader; `credit` is owed to the peer, if any.
+        case accepted(credit: UInt32?)
+        /// The peer sent with no window left.
+        case flowControlViolation
+        /// The stream no longer takes messages; drop it.
+        case ignored
+    }
+
+    /// A message arrived from the peer.
+    func deliver(_ bytes: [UInt8]) -> Delivery {
+        guard terminated == nil, !inboundFinished else { return .ignored }
+        guard receiveWindow > 0 else { return .flowControlViolation }
+        receiveWindow -= bytes.count
+        if let waiter = receiveWaiter {
+            receiveWaiter = nil
+            waiter.resume(returning: bytes)
+            return .accepted(credit: consumed(bytes.count))
+        }
+        inbound.append(bytes)
+        return .accepted(credit: nil)
+    }
+
+    /// The peer will send no more; `error`, if any, is what readers get after the queue.
+    func finishInbound(error: (any Error)? = nil) {
+        guard !inboundFinished, terminated == nil else { return }
+        inboundFinished = true
+        inboundError = error
+        if let waiter = receiveWaiter, inboundHead == inbound.count {
+            receiveWaiter = nil
+            if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
+        }
+    }
+
+    enum NextInbound {
+        case message([UInt8], credit: UInt32?)
+        case end
+        case failed(any Error)
+        case wait
+    }
+
+    /// The next message for a reader, or what the reader must do instead.
+    func nextInbound() -> NextInbound {
+        if let terminated { return .failed(terminated) }
+        if inboundHead < inbound.count {
+            let bytes = inbound[inboundHead]
+            inbound[inboundHead] = []
+            inboundHead += 1
+            if inboundHead == inbound.count {
+                inbound.removeAll(keepingCapacity: inbound.count < 64)
+                inboundHead = 0
+            }
+            return .message(bytes, credit: consumed(bytes.count))
+        }
+        if inboundFinished {
+            if let inboundError { return .failed(inboundError) }
+            return .end
+        }
+        return .wait
+    }
+
+    /// Parks a reader until a message, the end, or termination arrives.
+    func waitForInbound(_ continuation: CheckedContinuation<[UInt8]?, any Error>) {
+        precondition(receiveWaiter == nil, "two readers on stream \(id)")
+        receiveWaiter = continuation
+    }
+
+    /// Records consumption; returns credit to grant once half the window is consumed.
+    private func consumed(_ count: Int) -> UInt32? {
+        uncredited += count
+        guard uncredited >= initialWindow / 2 else { return nil }
+        let grant = uncredited
+        uncredited = 0
+        receiveWindow += grant
+        return UInt32(clamping: grant)
+    }
+
+    // MARK: Outbound
+
+    /// Whether a message may be sent now.
+    var canSend: Bool { sendWindow > 0 }
+
+    /// Charges a sent message against the window.
+    func charge(_ count: Int) {
+        sendWindow -= count
+    }
+
+    /// Credit arrived from the peer: wake writers waiting for window.
+    func addCredit(_ bytes: UInt32) {
+        sendWindow += Int(bytes)
+        if sendWindow > 0 { resumeWriters() }
+    }
+
+    /// Parks a writer until window or termination arrives.
+    func waitToSend(_ continuation: CheckedContinuation<Void, any Error>) {
+        sendWaiters.append(continuation)
+    }
+
+    /// Wakes writers so they check the window (and the connection) again.
+    func resumeWriters() {
+        let waiters = sendWaiters
+        sendWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+
+    // MARK: Termination
+
+    /// Ends the stream abruptly: queued messages are dropped and every waiter, now or
+    /// later, gets `error`.
+    func terminate(_ error: any Error) {
+        guard terminated == nil else { return }
+        terminated = error
+        inbound = []
+        inboundHead = 0
+        if let waiter = receiveWaiter {
+            receiveWaiter = nil
+            waiter.resume(throwing: error)
+        }
+        let waiters = sendWaiters
+        sendWaiters = []
+        for waiter in waiters { waiter.resume(throwing: error) }
+    }
+}

@@ -1,0 +1,90 @@
+/// Identifies a scheduled timer so that it can be cancelled.
+struct TimerID: Hashable, Sendable {
+    fileprivate let value: UInt64
+}
+
+/// A min-heap of one-shot timers, owned by one event loop.
+///
+/// Cancellation is lazy: a cancelled timer stays in the heap until it reaches the top,
+/// where it is discarded without running.
+struct TimerQueue {
+    private struct Entry {
+        let deadline: ContinuousClock.Instant
+        let id: UInt64
+        let body: () -> Void
+    }
+
+    private var heap: [Entry] = []
+    /// Timers scheduled and neither fired nor cancelled.
+    private var live: Set<UInt64> = []
+    private var nextID: UInt64 = 1
+
+    /// Timers that will still fire.
+    var count: Int { live.count }
+
+    /// The earliest deadline of a timer that will still fire.
+    mutating func nextDeadline() -> ContinuousClock.Instant? {
+        while let top = heap.first, !live.contains(top.id) {
+            _ = popTop()
+        }
+        return heap.first?.deadline
+    }
+
+    mutating func schedule(at deadline: ContinuousClock.Instant, _ body: @escaping () -> Void) -> TimerID {
+        let id = nextID
+        nextID += 1
+        heap.append(Entry(deadline: deadline, id: id, body: body))
+        live.insert(id)
+        siftUp(heap.count - 1)
+        return TimerID(value: id)
+    }
+
+    mutating func cancel(_ id: TimerID) {
+        live.remove(id.value)
+    }
+
+    /// Runs every timer whose deadline is at or before `now`, in deadline order. Timers
+    /// scheduled by a body run in a later call, so a zero-delay reschedule cannot spin.
+    mutating func fireDue(now: ContinuousClock.Instant) {
+        var due: [Entry] = []
+        while let top = heap.first, top.deadline <= now {
+            let entry = popTop()
+            if live.remove(entry.id) != nil { due.append(entry) }
+        }
+        for entry in due { entry.body() }
+    }
+
+    private mutating func popTop() -> Entry {
+        let top = heap[0]
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            siftDown(0)
+        }
+        return top
+    }
+
+    private mutating func siftUp(_ start: Int) {
+        var child = start
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child].deadline < heap[parent].deadline else { return }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var parent = start
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < heap.count && heap[left].deadline < heap[smallest].deadline { smallest = left }
+            if right < heap.count && heap[right].deadline < heap[smallest].deadline { smallest = right }
+            if smallest == parent { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}

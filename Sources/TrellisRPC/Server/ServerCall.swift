@@ -1,0 +1,44 @@
+import TrellisWire
+
+/// One call as a handler's adapters see it: a stream on a connection, and its context.
+struct ServerCall: Sendable {
+    let connection: ServerConnection
+    let streamID: UInt32
+    let context: ServerCallContext
+
+    /// The one request of a unary or server-streaming call, after the client's
+    /// HalfClose. Zero or several messages are an `INVALID_ARGUMENT`.
+    func singleRequest<Request: WireMessage>(_ type: Request.Type) async throws -> Request {
+        guard let bytes = try await connection.receive(streamID) else {
+            throw RPCError(.invalidArgument, "rpc: \(context.method) expects one request message, got none")
+        }
+        if try await connection.receive(streamID) != nil {
+            throw RPCError(.invalidArgument, "rpc: \(context.method) expects one request message, got more")
+        }
+        return try decode(type, bytes)
+    }
+
+    /// The next request of a streaming call, nil after the client's HalfClose.
+    func nextRequest<Request: WireMessage>(_ type: Request.Type) async throws -> Request? {
+        guard let bytes = try await connection.receive(streamID) else { return nil }
+        return try decode(type, bytes)
+    }
+
+    func send<Response: WireMessage>(_ response: Response) async throws {
+        let bytes: [UInt8]
+        do {
+            bytes = try response.encoded()
+        } catch {
+            throw RPCError(.internal, "rpc: \(context.method) produced a response that cannot be encoded")
+        }
+        try await connection.send(streamID, bytes)
+    }
+
+    private func decode<Request: WireMessage>(_ type: Request.Type, _ bytes: [UInt8]) throws -> Request {
+        do {
+            return try Request(decoding: bytes)
+        } catch {
+            throw RPCError(.invalidArgument, "rpc: request for \(context.method) is not a valid \(Request.protoName): \(error.reason)")
+        }
+    }
+}

@@ -1,0 +1,360 @@
+import TrellisLogging
+import TrellisTLS
+import TrellisWire
+
+/// One accepted connection: its transport, its streams and the handler tasks serving
+/// them. Runs on the event loop that owns the socket.
+///
+/// Streams are opened by the client with increasing ids. Each runs its handler in a task
+/// that prefers this loop as its executor, so a handler that only awaits this connection
+/// never leaves the loop's thread.
+actor ServerConnection: TransportDelegate {
+    nonisolated let loop: EventLoop
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
+
+    private let transport: FramedTransport
+    private let shared: ServerShared
+    private let logger: Logger
+    private var streams: [UInt32: StreamState] = [:]
+    private var tasks: [UInt32: Task<Void, Never>] = [:]
+    private var deadlineTimers: [UInt32: TimerID] = [:]
+    private var highestStreamID: UInt32 = 0
+    private var draining = false
+    private var closed = false
+    private var peerIdentity: PeerIdentity
+    /// When the last stream ended, or the connection became ready with none.
+    private var idleSince: ContinuousClock.Instant = .now
+    private var pingSentAt: ContinuousClock.Instant?
+    private var housekeepingTimer: TimerID?
+    private var pingCount: UInt64 = 0
+
+    init(loop: EventLoop, transport: FramedTransport, shared: ServerShared) {
+        self.loop = loop
+        self.transport = transport
+        self.shared = shared
+        self.logger = shared.logger.with("peer.address", transport.peer)
+        self.peerIdentity = PeerIdentity(address: transport.peer, certificate: nil)
+    }
+
+    /// Starts the handshake. Called once, on the loop.
+    func start() {
+        transport.delegate = self
+        do {
+            try transport.start()
+        } catch {
+            logger.warning("connection could not be registered", ["error": "\(error)"])
+            transport.abort(TransportError(.unavailable, "\(error)"))
+            return
+        }
+        scheduleHousekeeping(after: shared.limits.handshakeTimeout)
+    }
+
+    // MARK: - Transport events
+
+    nonisolated func transportDidBecomeReady() {
+        assumeIsolated { connection in
+            connection.peerIdentity = PeerIdentity(
+                address: connection.transport.peer, certificate: connection.transport.peerCertificate)
+            connection.idleSince = .now
+            connection.logger.debug("connection ready", ["tls.version": connection.transport.negotiatedProtocolVersion])
+            connection.scheduleHousekeeping(after: connection.nextHousekeepingDelay())
+        }
+    }
+
+    nonisolated func transportDidReceive(_ frame: WireV1.Frame) {
+        assumeIsolated { $0.handle(frame) }
+    }
+
+    nonisolated func transportDidDrain() {
+        assumeIsolated { connection in
+            for stream in connection.streams.values { stream.resumeWriters() }
+        }
+    }
+
+    nonisolated func transportDidClose(_ error: TransportError?) {
+        assumeIsolated { $0.didClose(error) }
+    }
+
+    // MARK: - Frames
+
+    private func handle(_ frame: WireV1.Frame) {
+        pingSentAt = nil
+        let id = frame.streamId
+        switch frame.kind {
+        case .open(let open):
+            handleOpen(id, open)
+        case .message(let message):
+            guard let stream = streams[id] else {
+                rejectUnknownStream(id)
+                return
+            }
+            switch stream.deliver(message.data) {
+            case .accepted(let credit):
+                if let credit { transport.send(Frames.credit(id, bytes: credit)) }
+            case .flowControlViolation:
+                end(id, RPCError(.resourceExhausted, "rpc: stream \(id) sent beyond its flow-control window"))
+            case .ignored:
+                break
+            }
+        case .halfClose:
+            guard let stream = streams[id] else {
+                rejectUnknownStream(id)
+                return
+            }
+            stream.finishInbound()
+        case .cancel, .close:
+            end(id, nil)
+        case .credit(let credit):
+            streams[id]?.addCredit(credit.bytes)
+        case .ping(let ping):
+            transport.send(Frames.pong(ping.payload))
+        case .pong:
+            break
+        case .goAway:
+            // The client will open nothing more; its streams may still finish.
+            break
+        case nil:
+            // The frame decoder rejects frames without a kind before they get here.
+            break
+        }
+    }
+
+    private func handleOpen(_ id: UInt32, _ open: WireV1.Open) {
+        guard id > highestStreamID else {
+            protocolError(.invalidArgument, "rpc: stream id \(id) is not greater than \(highestStreamID)")
+            return
+        }
+        highestStreamID = id
+        if draining {
+            transport.send(Frames.close(id, RPCError(.unavailable, "rpc: server is shutting down")))
+            return
+        }
+        let limits = shared.limits
+        guard streams.count < limits.maxConcurrentStreams else {
+            transport.send(Frames.close(id, RPCError(
+                .resourceExhausted, "rpc: connection has \(limits.maxConcurrentStreams) concurrent streams, the limit")))
+            return
+        }
+        var metadata: [String: String] = [:]
+        var metadataSize = 0
+        for entry in open.metadata {
+            metadataSize += entry.key.utf8.count + entry.value.utf8.count
+            metadata[entry.key] = entry.value
+        }
+        guard metadataSize <= limits.maxMetadataSize else {
+            transport.send(Frames.close(id, RPCError(
+                .resourceExhausted, "rpc: metadata of \(metadataSize) bytes exceeds the limit of \(limits.maxMetadataSize)")))
+            return
+        }
+        guard let route = shared.router.route(for: open.method) else {
+            transport.send(Frames.close(id, RPCError(.unimplemented, "rpc: unknown method \(open.method)")))
+            return
+        }
+
+        let stream = StreamState(id: id, initialWindow: limits.initialWindow)
+        streams[id] = stream
+        var deadline: ContinuousClock.Instant?
+        if open.timeoutMs > 0 {
+            let instant = ContinuousClock.now + .milliseconds(Int64(clamping: open.timeoutMs))
+            deadline = instant
+            deadlineTimers[id] = loop.scheduleTimer(at: instant) { [weak self] in
+                self?.assumeIsolated { $0.deadlinePassed(id) }
+            }
+        }
+        let requestID = metadata["request-id"].flatMap { $0.isEmpty ? nil : $0 } ?? RequestID.make()
+        let context = ServerCallContext(
+            method: open.method,
+            metadata: metadata,
+            peer: peerIdentity,
+            requestID: requestID,
+            deadline: deadline,
+            logger: logger.with("request.id", requestID).with("rpc.method", open.method)
+        )
+        let call = ServerCall(connection: self, streamID: id, context: context)
+        let interceptors = shared.router.interceptors
+        tasks[id] = Task(executorPreference: loop) {
+            let status: RPCError?
+            do {
+                var context = call.context
+                for interceptor in interceptors { try await interceptor.intercept(&context) }
+                let intercepted = ServerCall(connection: call.connection, streamID: id, context: context)
+                try await route.handle(intercepted)
+                status = nil
+            } catch let error as RPCError {
+                status = error
+            } catch is CancellationError {
+                status = RPCError(.cancelled, "rpc: call cancelled")
+            } catch {
+                call.context.logger.error("handler failed", ["error": "\(error)"])
+                status = RPCError(.internal, "rpc: internal error (request \(call.context.requestID))")
+            }
+            await call.connection.handlerFinished(id, status)
+        }
+    }
+
+    /// A Message or HalfClose for a stream that is not open.
+    private func rejectUnknownStream(_ id: UInt32) {
+        // Frames for streams that already ended are expected (they crossed our Close).
+        guard id > highestStreamID else { return }
+        transport.send(Frames.close(id, RPCError(.failedPrecondition, "rpc: stream \(id) was never opened")))
+    }
+
+    private func protocolError(_ code: StatusCode, _ message: String) {
+        logger.debug("protocol error", ["error": message])
+        transport.close(
+            after: Frames.goAway(lastStream: highestStreamID, code: code, message: message),
+            error: TransportError(code, message))
+    }
+
+    // MARK: - Calls
+
+    /// The next request bytes of stream `id`, nil after HalfClose.
+    func receive(_ id: UInt32) async throws -> [UInt8]? {
+        guard let stream = streams[id] else { throw RPCError(.cancelled, "rpc: call ended") }
+        switch stream.nextInbound() {
+        case .message(let bytes, let credit):
+            if let credit { transport.send(Frames.credit(id, bytes: credit)) }
+            return bytes
+        case .end:
+            return nil
+        case .failed(let error):
+            throw error
+        case .wait:
+            return try await withCheckedThrowingContinuation { stream.waitForInbound($0) }
+        }
+    }
+
+    /// Sends one response message on stream `id`, waiting for window and for the
+    /// connection to drain when it is backed up.
+    func send(_ id: UInt32, _ bytes: [UInt8]) async throws {
+        guard let stream = streams[id] else { throw RPCError(.cancelled, "rpc: call ended") }
+        while true {
+            if let error = stream.terminated { throw error }
+            if stream.canSend && !transport.isBackedUp { break }
+            try await withCheckedThrowingContinuation { stream.waitToSend($0) }
+        }
+        stream.charge(bytes.count)
+        transport.send(Frames.message(id, bytes))
+    }
+
+    /// The handler of stream `id` returned (`nil`) or threw `status`.
+    func handlerFinished(_ id: UInt32, _ status: RPCError?) {
+        tasks[id] = nil
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        if let timer = deadlineTimers.removeValue(forKey: id) { loop.cancelTimer(timer) }
+        stream.terminate(RPCError(.cancelled, "rpc: call ended"))
+        if let status {
+            transport.send(Frames.close(id, status))
+        } else {
+            transport.send(Frames.closeOK(id))
+        }
+        streamsChanged()
+    }
+
+    /// Ends stream `id` now: the handler is cancelled and, with a `status`, the client
+    /// is told why. Without one (the client cancelled) nothing more is sent.
+    private func end(_ id: UInt32, _ status: RPCError?) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        if let timer = deadlineTimers.removeValue(forKey: id) { loop.cancelTimer(timer) }
+        stream.terminate(status ?? RPCError(.cancelled, "rpc: call cancelled by the client"))
+        tasks.removeValue(forKey: id)?.cancel()
+        if let status { transport.send(Frames.close(id, status)) }
+        streamsChanged()
+    }
+
+    private func deadlinePassed(_ id: UInt32) {
+        deadlineTimers[id] = nil
+        end(id, RPCError(.deadlineExceeded, "rpc: deadline exceeded"))
+    }
+
+    private func streamsChanged() {
+        guard streams.isEmpty else { return }
+        idleSince = .now
+        if draining {
+            transport.close(after: nil, error: nil)
+        }
+    }
+
+    // MARK: - Shutdown
+
+    /// Stops accepting streams: sends GoAway, and closes once the open ones finish.
+    func beginDrain() {
+        guard !draining, !closed else { return }
+        draining = true
+        transport.send(Frames.goAway(lastStream: highestStreamID, code: .ok, message: "server shutting down"))
+        if streams.isEmpty { transport.close(after: nil, error: nil) }
+    }
+
+    /// Ends every open call with `UNAVAILABLE` and closes the connection.
+    func forceClose() {
+        let ids = Array(streams.keys)
+        for id in ids { end(id, RPCError(.unavailable, "rpc: server is shutting down")) }
+        transport.close(after: nil, error: nil)
+    }
+
+    private func didClose(_ error: TransportError?) {
+        guard !closed else { return }
+        closed = true
+        if let housekeepingTimer { loop.cancelTimer(housekeepingTimer) }
+        let failure = RPCError(error?.code ?? .unavailable, error?.message ?? "rpc: connection closed")
+        for (id, stream) in streams {
+            stream.terminate(failure)
+            tasks[id]?.cancel()
+            if let timer = deadlineTimers[id] { loop.cancelTimer(timer) }
+        }
+        streams = [:]
+        tasks = [:]
+        deadlineTimers = [:]
+        if let error { logger.debug("connection closed", ["error": error.message]) }
+        shared.connectionClosed(self)
+    }
+
+    // MARK: - Housekeeping: handshake timeout, keepalive, idle timeout
+
+    private func scheduleHousekeeping(after delay: Duration) {
+        if let housekeepingTimer { loop.cancelTimer(housekeepingTimer) }
+        housekeepingTimer = loop.scheduleTimer(at: .now + delay) { [weak self] in
+            self?.assumeIsolated { $0.housekeeping() }
+        }
+    }
+
+    private func housekeeping() {
+        housekeepingTimer = nil
+        guard !closed else { return }
+        let limits = shared.limits
+        let now = ContinuousClock.now
+        guard transport.isOpen else {
+            if case .handshaking = transport.state, now - transport.createdAt >= limits.handshakeTimeout {
+                transport.abort(TransportError(
+                    .unavailable, "tls: handshake with \(transport.peer) timed out after \(limits.handshakeTimeout)"))
+            }
+            return
+        }
+        if let pingSentAt, transport.lastReceived < pingSentAt, now - pingSentAt >= limits.keepaliveTimeout {
+            protocolError(.unavailable, "rpc: keepalive timeout: no answer within \(limits.keepaliveTimeout)")
+            return
+        }
+        if streams.isEmpty && !draining && now - idleSince >= limits.idleTimeout {
+            logger.debug("closing idle connection")
+            draining = true
+            transport.close(
+                after: Frames.goAway(lastStream: highestStreamID, code: .ok, message: "idle"), error: nil)
+            return
+        }
+        if pingSentAt == nil && now - transport.lastReceived >= limits.keepaliveInterval {
+            pingSentAt = now
+            pingCount &+= 1
+            transport.send(Frames.ping(pingCount))
+        }
+        scheduleHousekeeping(after: nextHousekeepingDelay())
+    }
+
+    private func nextHousekeepingDelay() -> Duration {
+        let limits = shared.limits
+        let now = ContinuousClock.now
+        var next = limits.keepaliveInterval - (now - transport.lastReceived)
+        if let pingSentAt { next = min(next, limits.keepaliveTimeout - (now - pingSentAt)) }
+        if streams.isEmpty { next = min(next, limits.idleTimeout - (now - idleSince)) }
+        return max(next, .milliseconds(10))
+    }
+}

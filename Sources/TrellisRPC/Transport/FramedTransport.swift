@@ -1,0 +1,341 @@
+import CEpoll
+import TrellisTLS
+import TrellisWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a transport reports to the connection that owns it, on the loop thread.
+protocol TransportDelegate: AnyObject {
+    /// The TLS handshake finished; frames can flow.
+    func transportDidBecomeReady()
+    /// One whole frame arrived.
+    func transportDidReceive(_ frame: WireV1.Frame)
+    /// Buffered outbound bytes fell below the low watermark; paused writers may go on.
+    func transportDidDrain()
+    /// The transport is closed; `error` says why, nil for an orderly close.
+    func transportDidClose(_ error: TransportError?)
+}
+
+/// Why a transport closed.
+public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The status a call still open on the connection ends with.
+    public var code: StatusCode
+    public var message: String
+
+    public init(_ code: StatusCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Limits a transport enforces.
+struct TransportLimits: Sendable {
+    var maxFrameSize: Int
+    /// Above this many buffered outbound bytes the transport stops reading and writers
+    /// wait; below `outboundLowWatermark` both resume.
+    var outboundHighWatermark: Int = 1 << 20
+    var outboundLowWatermark: Int = 256 << 10
+}
+
+/// A TLS connection carrying length-prefixed frames, driven by one event loop.
+///
+/// Outbound frames are coalesced: ``send(_:)`` appends to a buffer that is written once
+/// at the end of the loop's turn, so many small frames share TLS records and syscalls.
+/// Everything here runs on the loop thread.
+///
+/// ```
+/// handshaking ──▶ open ──▶ closing (flush, then close) ──▶ closed
+///      └───────────┴────────────────────────────────────────┘ (failure)
+/// ```
+final class FramedTransport: EventHandler {
+    enum State {
+        case handshaking
+        case open
+        /// Flushing what is buffered, reading nothing more, then closing.
+        case closing(TransportError?)
+        case closed
+    }
+
+    unowned let loop: EventLoop
+    let fd: Int32
+    let peer: String
+    private(set) var state: State = .handshaking
+    private var tls: TLSConnection
+    private var decoder: FrameDecoder
+    private var outbound: [UInt8] = []
+    private var outboundOffset = 0
+    private let limits: TransportLimits
+    private var registeredEvents: UInt32 = 0
+    private var flushScheduled = false
+    private var readPaused = false
+    private var closeTimer: TimerID?
+    weak var delegate: (any TransportDelegate)?
+
+    /// When the last bytes arrived from the peer (or the transport was created).
+    private(set) var lastReceived: ContinuousClock.Instant = .now
+    let createdAt: ContinuousClock.Instant = .now
+
+    init(loop: EventLoop, fd: Int32, peer: String, tls: consuming TLSConnection, limits: TransportLimits) {
+        self.loop = loop
+        self.fd = fd
+        self.peer = peer
+        self.tls = tls
+        self.limits = limits
+        self.decoder = FrameDecoder(maxFrameSize: limits.maxFrameSize)
+    }
+
+    /// Registers with the loop and starts the handshake.
+    func start() throws(RPCSystemError) {
+        registeredEvents = EPOLLIN.rawValue | EPOLLOUT.rawValue
+        try loop.register(fd, events: registeredEvents, handler: self)
+        advanceHandshake()
+    }
+
+    var isOpen: Bool {
+        if case .open = state { return true }
+        return false
+    }
+
+    /// Whether buffered outbound bytes are above the high watermark: writers should wait
+    /// for ``TransportDelegate/transportDidDrain()``.
+    var isBackedUp: Bool { outbound.count - outboundOffset > limits.outboundHighWatermark }
+
+    /// Bytes of a frame received only in part.
+    var partialFrameBytes: Int { decoder.bufferedByteCount }
+
+    /// Details of the negotiated session, once open.
+    var peerCertificate: PeerCertificate? { tls.peerCertificate }
+    var negotiatedProtocolVersion: String { tls.protocolVersion }
+
+    /// Queues a frame; it is written at the end of the loop's turn.
+    func send(_ frame: WireV1.Frame) {
+        guard isOpen else { return }
+        do {
+            try FrameEncoder.encode(frame, appendingTo: &outbound)
+        } catch {
+            // Frames are built by the runtime from validated strings; a NUL in one means
+            // the runtime let unvalidated text through.
+            preconditionFailure("rpc: cannot encode an outbound frame: \(error)")
+        }
+        scheduleFlush()
+        if outbound.count - outboundOffset > limits.outboundHighWatermark {
+            flush()
+            updateInterest()
+        }
+    }
+
+    /// Sends `frame` (a GoAway) if possible, then closes once it is written, or after a
+    /// second if the peer does not read.
+    func close(after frame: WireV1.Frame?, error: TransportError?) {
+        switch state {
+        case .closing, .closed:
+            return
+        case .handshaking:
+            finishClose(error)
+        case .open:
+            if let frame { send(frame) }
+            state = .closing(error)
+            readPaused = true
+            flush()
+            if case .closing = state {
+                closeTimer = loop.scheduleTimer(at: .now + .seconds(1)) { [weak self] in
+                    self?.finishClose(error)
+                }
+                updateInterest()
+            }
+        }
+    }
+
+    /// Closes at once, dropping anything unsent.
+    func abort(_ error: TransportError?) {
+        finishClose(error)
+    }
+
+    // MARK: - Events
+
+    func handleEvents(_ events: UInt32) {
+        if case .handshaking = state {
+            if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 && events & EPOLLIN.rawValue == 0 {
+                finishClose(TransportError(.unavailable, "tls: handshake with \(peer) failed: connection reset"))
+                return
+            }
+            advanceHandshake()
+            return
+        }
+        if events & EPOLLOUT.rawValue != 0 {
+            flush()
+        }
+        if events & (EPOLLIN.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
+            readAvailable()
+        }
+        updateInterest()
+    }
+
+    private func advanceHandshake() {
+        switch tls.handshake() {
+        case .complete:
+            state = .open
+            lastReceived = .now
+            updateInterest()
+            delegate?.transportDidBecomeReady()
+            // Frames may have arrived together with the last handshake message.
+            if isOpen { readAvailable() }
+            if isOpen { updateInterest() }
+        case .wantRead:
+            setInterest(EPOLLIN.rawValue)
+        case .wantWrite:
+            setInterest(EPOLLIN.rawValue | EPOLLOUT.rawValue)
+        case .failed(let error):
+            finishClose(TransportError(.unavailable, error.description))
+        }
+    }
+
+    private func readAvailable() {
+        let buffer = loop.confined.readBuffer
+        while isOpen && !readPaused {
+            switch tls.read(into: buffer) {
+            case .bytes(let count):
+                lastReceived = .now
+                decoder.append(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                deliverFrames()
+            case .wantRead, .wantWrite:
+                return
+            case .closed:
+                finishClose(nil)
+                return
+            case .failed(let error):
+                finishClose(TransportError(.unavailable, error.description))
+                return
+            }
+        }
+    }
+
+    private func deliverFrames() {
+        while isOpen {
+            let frame: WireV1.Frame?
+            do {
+                frame = try decoder.nextFrame()
+            } catch {
+                let code: StatusCode = error.isTooLarge ? .resourceExhausted : .invalidArgument
+                let message = "\(error) (from \(peer))"
+                close(after: Frames.goAway(lastStream: 0, code: code, message: message),
+                      error: TransportError(code, message))
+                return
+            }
+            guard let frame else { return }
+            delegate?.transportDidReceive(frame)
+        }
+    }
+
+    // MARK: - Writing
+
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.atEndOfTurn { [weak self] in
+            guard let self else { return }
+            self.flushScheduled = false
+            self.flush()
+            self.updateInterest()
+        }
+    }
+
+    private func flush() {
+        switch state {
+        case .open, .closing: break
+        case .handshaking, .closed: return
+        }
+        let wasBackedUp = isBackedUp
+        while outboundOffset < outbound.count {
+            let result = outbound.withUnsafeBytes { raw in
+                tls.write(UnsafeRawBufferPointer(rebasing: raw[outboundOffset...]))
+            }
+            switch result {
+            case .wrote(let count):
+                outboundOffset += count
+            case .wantRead, .wantWrite:
+                compactOutbound()
+                notifyDrainIfNeeded(wasBackedUp)
+                return
+            case .failed(let error):
+                finishClose(TransportError(.unavailable, error.description))
+                return
+            }
+        }
+        // Everything is written: release large buffers so idle connections stay small.
+        if outbound.capacity > 64 << 10 {
+            outbound = []
+        } else {
+            outbound.removeAll(keepingCapacity: true)
+        }
+        outboundOffset = 0
+        if case .closing(let error) = state {
+            finishClose(error)
+            return
+        }
+        notifyDrainIfNeeded(wasBackedUp)
+    }
+
+    private func compactOutbound() {
+        if outboundOffset > 0 && outboundOffset >= outbound.count / 2 {
+            outbound.removeFirst(outboundOffset)
+            outboundOffset = 0
+        }
+    }
+
+    private func notifyDrainIfNeeded(_ wasBackedUp: Bool) {
+        let buffered = outbound.count - outboundOffset
+        if readPaused, isOpen, buffered <= limits.outboundLowWatermark {
+            readPaused = false
+            // Plaintext already decrypted by OpenSSL raises no epoll event: read it now.
+            loop.atEndOfTurn { [weak self] in self?.readAvailable() }
+        }
+        if wasBackedUp && buffered <= limits.outboundLowWatermark {
+            delegate?.transportDidDrain()
+        }
+    }
+
+    // MARK: - Interest and closing
+
+    private func updateInterest() {
+        var events: UInt32 = 0
+        switch state {
+        case .handshaking, .closed:
+            return
+        case .open:
+            if isBackedUp { readPaused = true }
+            if !readPaused { events |= EPOLLIN.rawValue }
+        case .closing:
+            break
+        }
+        if outboundOffset < outbound.count { events |= EPOLLOUT.rawValue }
+        setInterest(events)
+    }
+
+    private func setInterest(_ events: UInt32) {
+        guard events != registeredEvents else { return }
+        registeredEvents = events
+        loop.reregister(fd, events: events)
+    }
+
+    private func finishClose(_ error: TransportError?) {
+        if case .closed = state { return }
+        let wasOpen: Bool
+        switch state {
+        case .open, .closing: wasOpen = true
+        default: wasOpen = false
+        }
+        state = .closed
+        if let closeTimer { loop.cancelTimer(closeTimer) }
+        if wasOpen && error == nil { tls.shutdown() }
+        loop.deregister(fd)
+        Glibc.close(fd)
+        outbound = []
+        decoder = FrameDecoder(maxFrameSize: limits.maxFrameSize)
+        delegate?.transportDidClose(error)
+    }
+}
