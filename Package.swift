@@ -49,32 +49,49 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Flag parsing shared by the executables' libraries.
+        .target(name: "TrellisCommandLine", swiftSettings: swiftSettings),
+
+        // trellis.echo.v1.EchoService, for tests, benchmarks and client authors.
+        .target(
+            name: "TrellisEcho",
+            dependencies: ["TrellisAPI", "TrellisRPC"],
+            swiftSettings: swiftSettings
+        ),
+
         // The processes' libraries.
         .target(
             name: "TrellisCoordinator",
-            dependencies: ["TrellisAPI", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
+            dependencies: [
+                "TrellisAPI", "TrellisCommandLine", "TrellisEcho", "TrellisLogging", "TrellisRPC", "TrellisTLS",
+                "TrellisWire",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "TrellisAgent",
-            dependencies: ["TrellisAPI", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
+            dependencies: ["TrellisAPI", "TrellisCommandLine", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "TrellisCLI",
-            dependencies: ["TrellisAPI", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
+            dependencies: ["TrellisAPI", "TrellisCommandLine", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
             swiftSettings: swiftSettings
         ),
 
         // Thin mains.
-        .executableTarget(name: "trellisd", dependencies: ["TrellisCoordinator"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "trellisd",
+            dependencies: ["TrellisCommandLine", "TrellisCoordinator", "TrellisLogging"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(name: "trellis-agent", dependencies: ["TrellisAgent"], swiftSettings: swiftSettings),
         .executableTarget(name: "trellis", dependencies: ["TrellisCLI"], swiftSettings: swiftSettings),
 
         // Tests.
         .target(
             name: "TrellisTestSupport",
-            dependencies: ["TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
+            dependencies: ["TrellisEcho", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
             path: "Tests/TrellisTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -90,7 +107,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrellisRPCTests",
-            dependencies: ["TrellisAPI", "TrellisRPC", "TrellisTestSupport", "TrellisTLS", "TrellisWire"],
+            dependencies: ["TrellisAPI", "TrellisEcho", "TrellisRPC", "TrellisTestSupport", "TrellisTLS", "TrellisWire"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

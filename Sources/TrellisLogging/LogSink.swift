@@ -54,6 +54,20 @@ public final class FileDescriptorLogSink: LogSink {
     }
 }
 
+extension FileDescriptorLogSink {
+    /// Writes one unstructured line (usage text, a fatal error before logging is set up).
+    public static func writeLine(_ text: String, to fileDescriptor: Int32) {
+        var bytes = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { Glibc.write(fileDescriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written <= 0 { return }
+            offset += written
+        }
+        bytes.removeAll()
+    }
+}
+
 /// Process-wide sinks.
 public enum LogSinks {
     private static let configured = Mutex<any LogSink>(

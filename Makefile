@@ -1,0 +1,84 @@
+# Trellis: build, test, run, benchmark.
+#
+#   make run     install what is missing, build, start trellisd --dev
+#   make test    install what is missing, check generated code and formatting, run every test
+#
+# Installing is fast when everything is present: each step checks before it acts.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+SWIFT ?= swift
+PYTHON ?= python3
+DATA ?= .data
+LISTEN ?= 127.0.0.1:7443
+AGENT_LISTEN ?= 127.0.0.1:7444
+
+DEB_PACKAGES := pkg-config libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev openssl \
+	libyaml-dev libsqlite3-dev libpq-dev
+PY_REQUIREMENTS := scripts/requirements.txt clients/python/requirements.txt
+
+.PHONY: help deps deps-deb deps-py build build-release run test test-swift test-python lint format \
+	gen gen-check bench-rpc clean
+
+help:
+	@echo "make run      build and start trellisd --dev (data in $(DATA), API on $(LISTEN))"
+	@echo "make test     every check and test: generated code, lint, Swift tests, Python client tests"
+	@echo "make bench-rpc   the RPC benchmark against gRPC C++"
+	@echo "make gen      regenerate protobuf code from proto/"
+	@echo "make format   format Swift sources in place"
+
+deps: deps-deb deps-py
+
+deps-deb:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+deps-py:
+	@if ! $(PYTHON) scripts/check-requirements $(PY_REQUIREMENTS) >/dev/null 2>&1; then \
+		echo "installing Python packages from $(PY_REQUIREMENTS)"; \
+		$(PYTHON) -m pip install -q --disable-pip-version-check $(foreach r,$(PY_REQUIREMENTS),-r $(r)); \
+	fi
+
+build: deps-deb
+	$(SWIFT) build
+
+build-release: deps-deb
+	$(SWIFT) build -c release
+
+run: deps build
+	@echo "starting trellisd --dev: API $(LISTEN), agents $(AGENT_LISTEN), data $(DATA) (Ctrl-C stops it)"
+	.build/debug/trellisd --dev --data $(DATA) --listen $(LISTEN) --agent-listen $(AGENT_LISTEN)
+
+test: deps gen-check lint test-swift test-python
+
+test-swift: build
+	$(SWIFT) test --parallel
+
+test-python: build
+	cd clients/python && TRELLISD=$(CURDIR)/.build/debug/trellisd $(PYTHON) -m pytest -q tests
+
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel Sources Tests Package.swift
+
+format:
+	$(SWIFT) format --in-place --recursive --parallel Sources Tests Package.swift
+
+gen: deps
+	scripts/gen-proto
+
+gen-check: deps
+	scripts/gen-proto --check
+
+bench-rpc: deps
+	bench/run-rpc
+
+clean:
+	rm -rf .build $(DATA)

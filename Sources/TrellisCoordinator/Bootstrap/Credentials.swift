@@ -1,0 +1,135 @@
+import Glibc
+import TrellisLogging
+import TrellisTLS
+
+/// What the coordinator's listeners need to prove who they are and whom to trust.
+public struct Credentials: Sendable {
+    /// The certificate chain and key both listeners present.
+    public var serverIdentity: TLSIdentity
+    /// The CA that agents' client certificates must chain to.
+    public var clientCAPEM: String
+    /// The bearer token with full rights.
+    public var adminToken: String
+
+    /// Files the dev mode keeps in the data directory.
+    public enum FileName {
+        public static let caCertificate = "ca.pem"
+        public static let caKey = "ca.key"
+        public static let serverCertificate = "server.pem"
+        public static let serverKey = "server.key"
+        public static let adminToken = "admin.token"
+    }
+
+    /// Dev mode: a CA and a server certificate for localhost and 127.0.0.1 in the data
+    /// directory, made on first start and reused after. A server certificate within 30
+    /// days of expiry, or not issued by the CA, is replaced.
+    public static func development(in directory: DataDirectory, logger: Logger) throws(CoordinatorError) -> Credentials {
+        do {
+            let authority = try loadOrCreateAuthority(in: directory, logger: logger)
+            let identity = try loadOrIssueServerCertificate(authority, in: directory, logger: logger)
+            let caPEM = try authority.certificate.pemRepresentation()
+            let token = try loadOrCreateAdminToken(in: directory, logger: logger)
+            return Credentials(serverIdentity: identity, clientCAPEM: caPEM, adminToken: token)
+        } catch let error as CoordinatorError {
+            throw error
+        } catch {
+            throw CoordinatorError(.tls, "coordinator: preparing dev credentials in \(directory.path) failed", cause: error)
+        }
+    }
+
+    /// Production mode: certificate, key and client CA from files the operator provides;
+    /// the admin token still lives in the data directory.
+    public static func provided(
+        certificatePath: String,
+        keyPath: String,
+        clientCAPath: String,
+        directory: DataDirectory,
+        logger: Logger
+    ) throws(CoordinatorError) -> Credentials {
+        let certificate = try readFile(certificatePath, what: "--tls-cert")
+        let key = try readFile(keyPath, what: "--tls-key")
+        let clientCA = try readFile(clientCAPath, what: "--client-ca")
+        let token = try loadOrCreateAdminToken(in: directory, logger: logger)
+        return Credentials(
+            serverIdentity: TLSIdentity(certificateChainPEM: certificate, privateKeyPEM: key),
+            clientCAPEM: clientCA,
+            adminToken: token)
+    }
+
+    private static func loadOrCreateAuthority(in directory: DataDirectory, logger: Logger) throws -> CertificateAuthority {
+        if directory.exists(FileName.caCertificate) && directory.exists(FileName.caKey) {
+            return try CertificateAuthority(
+                certificatePEM: directory.read(FileName.caCertificate),
+                privateKeyPEM: directory.read(FileName.caKey))
+        }
+        let authority = try CertificateAuthority.generate(commonName: "Trellis dev CA")
+        // The key goes first: a CA certificate without its key could never sign.
+        try directory.write(FileName.caKey, authority.privateKey.pemRepresentation(), mode: 0o600)
+        try directory.write(FileName.caCertificate, authority.certificate.pemRepresentation(), mode: 0o644)
+        logger.info("created certificate authority", ["file": directory.file(FileName.caCertificate)])
+        return authority
+    }
+
+    private static func loadOrIssueServerCertificate(
+        _ authority: CertificateAuthority, in directory: DataDirectory, logger: Logger
+    ) throws -> TLSIdentity {
+        let renewalMargin: Int64 = 30 * 24 * 3600
+        if directory.exists(FileName.serverCertificate) && directory.exists(FileName.serverKey) {
+            let certificatePEM = try directory.read(FileName.serverCertificate)
+            let keyPEM = try directory.read(FileName.serverKey)
+            let info = try Certificate(pem: certificatePEM).info()
+            let authorityInfo = try authority.certificate.info()
+            let now = CertificateValidity.currentTime()
+            if info.issuer == authorityInfo.subject && info.notAfter - now > renewalMargin
+                && info.dnsNames.contains("localhost") && info.ipAddresses.contains("127.0.0.1")
+            {
+                return TLSIdentity(certificateChainPEM: certificatePEM, privateKeyPEM: keyPEM)
+            }
+            logger.info("renewing server certificate", ["not_after": "\(info.notAfter)"])
+        }
+        let issued = try authority.issueServerCertificate(for: .localhost)
+        let keyPEM = try issued.privateKey.pemRepresentation()
+        let certificatePEM = try issued.certificate.pemRepresentation()
+        try directory.write(FileName.serverKey, keyPEM, mode: 0o600)
+        try directory.write(FileName.serverCertificate, certificatePEM, mode: 0o644)
+        return TLSIdentity(certificateChainPEM: certificatePEM, privateKeyPEM: keyPEM)
+    }
+
+    private static func loadOrCreateAdminToken(in directory: DataDirectory, logger: Logger) throws(CoordinatorError) -> String {
+        if directory.exists(FileName.adminToken) {
+            let token = try directory.read(FileName.adminToken).filter { !$0.isWhitespace }
+            guard token.count >= 32 else {
+                throw CoordinatorError(
+                    .configuration, "coordinator: \(directory.file(FileName.adminToken)) holds no usable token")
+            }
+            return token
+        }
+        var generator = SystemRandomNumberGenerator()
+        var token = "trl_"
+        for _ in 0..<4 {
+            let word = generator.next() as UInt64
+            let hex = String(word, radix: 16)
+            token += String(repeating: "0", count: 16 - hex.count) + hex
+        }
+        try directory.write(FileName.adminToken, token + "\n", mode: 0o600)
+        logger.info("created admin token", ["file": directory.file(FileName.adminToken)])
+        return token
+    }
+
+    private static func readFile(_ path: String, what: String) throws(CoordinatorError) -> String {
+        let slash = path.lastIndex(of: "/")
+        let directoryPath = slash.map { String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard access(path, R_OK) == 0 else {
+            throw CoordinatorError(.configuration, "coordinator: \(what) \(path) cannot be read")
+        }
+        return try DataDirectory(existing: directoryPath).read(name)
+    }
+}
+
+extension DataDirectory {
+    /// A directory that must already exist; nothing is created.
+    init(existing path: String) {
+        self.init(unchecked: path)
+    }
+}

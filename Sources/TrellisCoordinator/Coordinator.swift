@@ -1,0 +1,123 @@
+import Synchronization
+import TrellisAPI
+import TrellisEcho
+import TrellisLogging
+import TrellisRPC
+import TrellisTLS
+
+/// The coordinator process: credentials, the API and agent listeners, and their
+/// services, from start until a graceful shutdown.
+///
+/// `run()` prepares credentials (in dev mode: a CA, a server certificate and the admin
+/// token, all written before anything listens), starts both listeners, and returns after
+/// ``requestShutdown()``: health turns NOT_SERVING, both listeners send GoAway and drain,
+/// then the event loops stop.
+public final class Coordinator: Sendable {
+    private let options: CoordinatorOptions
+    private let logger: Logger
+    private let shutdownRequested = Mutex<(requested: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+    private let addresses = Mutex<(api: SocketAddress?, agent: SocketAddress?)>((nil, nil))
+
+    public init(options: CoordinatorOptions, logger: Logger = Logger(label: "trellisd")) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// The bound API address, once listening.
+    public var apiAddress: SocketAddress? { addresses.withLock { $0.api } }
+    /// The bound agent address, once listening.
+    public var agentAddress: SocketAddress? { addresses.withLock { $0.agent } }
+
+    /// Asks `run()` to shut down gracefully. Safe from any thread, any number of times.
+    public func requestShutdown() {
+        let waiter = shutdownRequested.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.requested = true
+            let waiter = state.waiter
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Runs until ``requestShutdown()``, then drains and returns.
+    public func run() async throws {
+        let apiAddress: SocketAddress
+        let agentAddress: SocketAddress
+        do {
+            apiAddress = try SocketAddress(parsing: options.listen)
+            agentAddress = try SocketAddress(parsing: options.agentListen)
+        } catch {
+            throw CoordinatorError(.configuration, "coordinator: \(error.message)")
+        }
+        let directory = try DataDirectory(path: options.dataDirectory)
+        let credentials: Credentials
+        if options.dev {
+            credentials = try Credentials.development(in: directory, logger: logger)
+        } else {
+            credentials = try Credentials.provided(
+                certificatePath: options.tlsCertificate!, keyPath: options.tlsKey!, clientCAPath: options.clientCA!,
+                directory: directory, logger: logger)
+        }
+
+        let group = try EventLoopGroup(loopCount: options.loops > 0 ? options.loops : EventLoopGroup.defaultLoopCount)
+        let health = HealthStatus(services: ["trellis.v1.HealthService"])
+
+        var apiRouter = RPCRouter()
+        HealthService.register(into: &apiRouter, status: health)
+        if options.enableEcho { EchoService.register(into: &apiRouter) }
+        apiRouter.interceptors.append(
+            AdminTokenInterceptor(token: credentials.adminToken, exemptServices: ["trellis.v1.HealthService"]))
+
+        var agentRouter = RPCRouter()
+        HealthService.register(into: &agentRouter, status: health)
+
+        let servers: [RPCServer]
+        do {
+            let api = try RPCServer(
+                configuration: ServerConfiguration(
+                    name: "api", address: apiAddress,
+                    tls: TLSServerConfiguration(identity: credentials.serverIdentity),
+                    limits: options.limits),
+                router: apiRouter, group: group, logger: logger.labelled("rpc.server"))
+            let agent = try RPCServer(
+                configuration: ServerConfiguration(
+                    name: "agent", address: agentAddress,
+                    tls: TLSServerConfiguration(
+                        identity: credentials.serverIdentity,
+                        clientAuthentication: .required(trustRootsPEM: credentials.clientCAPEM)),
+                    limits: options.limits),
+                router: agentRouter, group: group, logger: logger.labelled("rpc.server"))
+            let boundAPI = try await api.start()
+            let boundAgent = try await agent.start()
+            addresses.withLock { $0 = (boundAPI, boundAgent) }
+            servers = [api, agent]
+            logger.info("ready", [
+                "api.address": boundAPI.description, "agent.address": boundAgent.description,
+                "data": directory.path, "mode": options.dev ? "dev" : "production",
+            ])
+        } catch {
+            await group.shutdown()
+            throw error
+        }
+
+        await waitForShutdownRequest()
+        logger.info("shutting down")
+        health.setAll(.notServing)
+        await withTaskGroup(of: Void.self) { tasks in
+            for server in servers { tasks.addTask { await server.shutdown() } }
+        }
+        await group.shutdown()
+        logger.info("stopped")
+    }
+
+    private func waitForShutdownRequest() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let already = shutdownRequested.withLock { state -> Bool in
+                if state.requested { return true }
+                state.waiter = continuation
+                return false
+            }
+            if already { continuation.resume() }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Glibc
+import TrellisRPC
+import TrellisTLS
+import TrellisWire
+
+/// Why a raw client gave up.
+public struct RawClientError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A plain TCP connection for sending bytes that are not TLS at all.
+public final class RawTCPClient {
+    public let fd: Int32
+
+    public init(address: SocketAddress) throws {
+        fd = try RawSocket.connect(address)
+    }
+
+    deinit { close(fd) }
+
+    /// Writes every byte, waiting for the socket as needed.
+    public func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if written > 0 {
+                offset += written
+            } else if errno == EAGAIN {
+                _ = RawSocket.poll(fd, events: Int16(POLLOUT), timeout: .seconds(5))
+            } else {
+                throw RawClientError("send failed: errno \(errno)")
+            }
+        }
+    }
+
+    /// Whether the peer closes the connection (EOF or reset) within `timeout`; bytes that
+    /// arrive meanwhile are discarded.
+    public func waitForClose(timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            guard RawSocket.poll(fd, events: Int16(POLLIN), timeout: deadline - .now) else { continue }
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 || (count < 0 && errno != EAGAIN && errno != EINTR) { return true }
+        }
+        return false
+    }
+}
+
+/// A TLS connection driven by hand, for sending frames (or broken frames) byte by byte
+/// and reading exactly what the server answers.
+public final class RawTLSClient {
+    public let fd: Int32
+    private var tls: TLSConnection
+    private var decoder = FrameDecoder(maxFrameSize: 16 << 20)
+    private var closed = false
+
+    /// Connects and completes the handshake within `timeout`.
+    public init(address: SocketAddress, tls configuration: TLSClientConfiguration, timeout: Duration = .seconds(10)) throws {
+        fd = try RawSocket.connect(address)
+        let context = try TLSContext.client(configuration)
+        tls = try TLSConnection(context: context, fileDescriptor: fd, role: .client, peerDescription: address.description)
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            switch tls.handshake() {
+            case .complete:
+                return
+            case .wantRead:
+                _ = RawSocket.poll(fd, events: Int16(POLLIN), timeout: deadline - .now)
+            case .wantWrite:
+                _ = RawSocket.poll(fd, events: Int16(POLLOUT), timeout: deadline - .now)
+            case .failed(let error):
+                close(fd)
+                throw error
+            }
+            if ContinuousClock.now >= deadline {
+                close(fd)
+                throw RawClientError("handshake timed out")
+            }
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Writes bytes as they are: a length prefix, a frame, garbage.
+    public func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        let deadline = ContinuousClock.now + .seconds(10)
+        while offset < bytes.count {
+            let result = bytes.withUnsafeBytes { tls.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+            switch result {
+            case .wrote(let count): offset += count
+            case .wantRead: _ = RawSocket.poll(fd, events: Int16(POLLIN), timeout: deadline - .now)
+            case .wantWrite: _ = RawSocket.poll(fd, events: Int16(POLLOUT), timeout: deadline - .now)
+            case .failed(let error): throw error
+            }
+            if ContinuousClock.now >= deadline { throw RawClientError("send timed out") }
+        }
+    }
+
+    /// Writes one well-formed frame.
+    public func send(frame: WireV1.Frame) throws {
+        var bytes: [UInt8] = []
+        try FrameEncoder.encode(frame, appendingTo: &bytes)
+        try send(bytes)
+    }
+
+    /// The next frame from the server; nil once the server has closed the connection.
+    ///
+    /// - Throws: when nothing arrives within `timeout`.
+    public func readFrame(timeout: Duration = .seconds(10)) throws -> WireV1.Frame? {
+        let deadline = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            if let frame = try decoder.nextFrame() { return frame }
+            if closed { return nil }
+            let result = buffer.withUnsafeMutableBytes { tls.read(into: $0) }
+            switch result {
+            case .bytes(let count):
+                buffer.withUnsafeBytes { decoder.append(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            case .wantRead:
+                if ContinuousClock.now >= deadline { throw RawClientError("no frame within \(timeout)") }
+                _ = RawSocket.poll(fd, events: Int16(POLLIN), timeout: deadline - .now)
+            case .wantWrite:
+                _ = RawSocket.poll(fd, events: Int16(POLLOUT), timeout: deadline - .now)
+            case .closed, .failed:
+                closed = true
+            }
+        }
+    }
+
+    /// Reads frames until the server closes; returns them.
+    public func readUntilClosed(timeout: Duration = .seconds(10)) throws -> [WireV1.Frame] {
+        var frames: [WireV1.Frame] = []
+        while let frame = try readFrame(timeout: timeout) { frames.append(frame) }
+        return frames
+    }
+
+    /// The next frame on `stream`, skipping frames for other streams and the connection.
+    public func readFrame(onStream stream: UInt32, timeout: Duration = .seconds(10)) throws -> WireV1.Frame? {
+        while let frame = try readFrame(timeout: timeout) {
+            if frame.streamId == stream { return frame }
+        }
+        return nil
+    }
+}
+
+enum RawSocket {
+    static func connect(_ address: SocketAddress) throws -> Int32 {
+        let family = address.host.contains(":") ? AF_INET6 : AF_INET
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RawClientError("socket failed: errno \(errno)") }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(address.port).bigEndian
+        inet_pton(AF_INET, address.host, &addr.sin_addr)
+        let result = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw RawClientError("connect to \(address) failed: errno \(errno)")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        return fd
+    }
+
+    /// Waits for `events`; returns whether they arrived before `timeout`.
+    static func poll(_ fd: Int32, events: Int16, timeout: Duration) -> Bool {
+        var entry = pollfd(fd: fd, events: events, revents: 0)
+        let (seconds, attoseconds) = max(timeout, .zero).components
+        let millis = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        return Glibc.poll(&entry, 1, max(millis, 1)) > 0
+    }
+}
