@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+/// The checkout this test file belongs to.
+private let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+private struct Run {
+    var status: Int32
+    var output: String
+}
+
+private func run(_ arguments: [String], in directory: URL) throws -> Run {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    process.currentDirectoryURL = directory
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+}
+
+private func protocInstalled() -> Bool {
+    (try? run(["protoc", "--version"], in: repositoryRoot).status) == 0
+}
+
+@Suite("The code generator", .enabled(if: protocInstalled()))
+struct GeneratorTests {
+    @Test("a recursive message type is refused, naming the cycle")
+    func recursiveSchema() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-gen-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try """
+        syntax = "proto3";
+        package trellis.cyclic.v1;
+        message Tree { string name = 1; repeated Branch branches = 2; }
+        message Branch { map<string, Tree> subtrees = 1; }
+        """.write(to: directory.appendingPathComponent("cyclic.proto"), atomically: true, encoding: .utf8)
+
+        let plugin = repositoryRoot.appendingPathComponent("scripts/protoc-gen-trellis-swift").path
+        let result = try run(
+            [
+                "protoc", "-I", ".", "--plugin=protoc-gen-trellis-swift=\(plugin)",
+                "--trellis-swift_out=.", "cyclic.proto",
+            ],
+            in: directory
+        )
+        #expect(result.status != 0)
+        #expect(
+            result.output.contains(
+                "recursive message type: trellis.cyclic.v1.Branch.subtrees -> trellis.cyclic.v1.Branch.SubtreesEntry.value"
+                    + " -> trellis.cyclic.v1.Tree.branches -> trellis.cyclic.v1.Branch"
+            ),
+            "\(result.output)"
+        )
+    }
+
+    @Test("the committed generated code is what scripts/gen-proto produces")
+    func generatedCodeIsCurrent() throws {
+        let result = try run(["bash", "scripts/gen-proto", "--check"], in: repositoryRoot)
+        #expect(result.status == 0, "\(result.output)")
+    }
+}
