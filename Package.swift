@@ -55,7 +55,7 @@ let package = Package(
         // trellis.echo.v1.EchoService, for tests, benchmarks and client authors.
         .target(
             name: "TrellisEcho",
-            dependencies: ["TrellisAPI", "TrellisRPC"],
+            dependencies: ["TrellisAPI", "TrellisRPC", "TrellisWire"],
             swiftSettings: swiftSettings
         ),
 

@@ -102,7 +102,7 @@ public final class Coordinator: Sendable {
 
         await waitForShutdownRequest()
         logger.info("shutting down")
-        health.setAll(.notServing)
+        health.shutDown()
         await withTaskGroup(of: Void.self) { tasks in
             for server in servers { tasks.addTask { await server.shutdown() } }
         }

@@ -2,7 +2,9 @@ import Dispatch
 import Glibc
 
 /// Maps SIGTERM and SIGINT to a callback, once each delivery, on a Dispatch queue.
-public final class SignalHandling: Sendable {
+public final class SignalHandling: @unchecked Sendable {
+    // @unchecked Sendable: `sources` is set once in init and only cancelled in deinit;
+    // Dispatch sources are themselves safe to use from any thread.
     private let sources: [any DispatchSourceSignal]
 
     /// Starts handling; keep the value alive for as long as handling should last.

@@ -1,5 +1,6 @@
 import TrellisAPI
 import TrellisRPC
+import TrellisWire
 
 /// `trellis.echo.v1.EchoService`: one method of every call shape, for tests, benchmarks
 /// and client authors. The coordinator serves it only when asked (`--enable-echo`).

@@ -2,6 +2,7 @@ import Testing
 import TrellisAPI
 import TrellisRPC
 import TrellisTestSupport
+import TrellisWire
 
 @Suite("Calls of every shape over TLS")
 struct CallShapeTests {
@@ -96,11 +97,11 @@ struct CallShapeTests {
         let method = MethodDescriptor<EchoV1.EchoRequest, EchoV1.EchoResponse>(
             service: "test.Errors", method: "Fail", kind: .unary)
         let server = try await TestRPCServer.start { router in
-            router.register(method) { _, _ in
+            router.register(method, unary: { _, _ in
                 throw RPCError(
                     .failedPrecondition, "test: not now",
                     details: [RPCError.detail(reason: "CYCLE", subject: "spec.resources.a", description: "a -> a")])
-            }
+            })
         }
         let client = try server.makeClient()
         let error = try await #require(throws: RPCError.self) {
@@ -120,7 +121,7 @@ struct CallShapeTests {
         let method = MethodDescriptor<EchoV1.EchoRequest, EchoV1.EchoResponse>(
             service: "test.Errors", method: "Leak", kind: .unary)
         let server = try await TestRPCServer.start { router in
-            router.register(method) { _, _ in throw Secret() }
+            router.register(method, unary: { _, _ in throw Secret() })
         }
         let client = try server.makeClient()
         let error = try await #require(throws: RPCError.self) {
@@ -137,10 +138,10 @@ struct CallShapeTests {
         let method = MethodDescriptor<EchoV1.EchoRequest, EchoV1.EchoResponse>(
             service: "test.Context", method: "Whoami", kind: .unary)
         let server = try await TestRPCServer.start { router in
-            router.register(method) { _, context in
+            router.register(method, unary: { _, context in
                 let text = "\(context.bearerToken ?? "-")|\(context.requestID)|\(context.peer.address.hasPrefix("127.0.0.1:"))"
                 return EchoV1.EchoResponse(payload: Array(text.utf8))
-            }
+            })
         }
         var configuration = server.clientConfiguration()
         configuration.setBearerToken("t0ken")

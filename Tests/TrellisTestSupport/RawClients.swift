@@ -102,7 +102,7 @@ public final class RawTLSClient {
     /// Writes one well-formed frame.
     public func send(frame: WireV1.Frame) throws {
         var bytes: [UInt8] = []
-        try FrameEncoder.encode(frame, appendingTo: &bytes)
+        try FrameEncoder(maxFrameSize: Int(UInt32.max)).encode(frame, appendingTo: &bytes)
         try send(bytes)
     }
 

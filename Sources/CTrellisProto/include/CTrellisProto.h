@@ -5,6 +5,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "trellis/echo/v1/echo.pb-c.h"
 #include "trellis/v1/health.pb-c.h"
 #include "trellis/wire/v1/frame.pb-c.h"
 #include "trellis/testing/v1/coverage.pb-c.h"

@@ -35,7 +35,7 @@ public struct DataDirectory: Sendable {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw .system("reading \(target)", function: "read", errno: errno)
@@ -58,7 +58,7 @@ public struct DataDirectory: Sendable {
         var offset = 0
         var failure: CoordinatorError?
         while offset < bytes.count && failure == nil {
-            let written = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            let written = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
             if written >= 0 {
                 offset += written
             } else if errno != EINTR {

@@ -1,4 +1,5 @@
 import TrellisRPC
+import TrellisWire
 
 /// Admits calls that carry the admin bearer token; methods of exempt services need none.
 ///

@@ -1,6 +1,7 @@
 import Synchronization
 import TrellisAPI
 import TrellisRPC
+import TrellisWire
 
 /// The serving status of the server and of each named service, with watchers.
 ///
@@ -35,6 +36,19 @@ public final class HealthStatus: Sendable {
             return Array(state.watchers.values)
         }
         for watcher in notify { watcher.yield(status) }
+    }
+
+    /// Sets everything `NOT_SERVING`, then ends every Watch call: a draining server tells
+    /// watchers once and lets their calls finish instead of holding the drain open.
+    public func shutDown() {
+        setAll(.notServing)
+        let watchers = state.withLock { state -> [AsyncStream<TrellisV1.ServingStatus>.Continuation] in
+            let all = Array(state.watchers.values)
+            state.watchers = [:]
+            state.watcherServices = [:]
+            return all
+        }
+        for watcher in watchers { watcher.finish() }
     }
 
     /// A stream of `service`'s status, starting with the current one.

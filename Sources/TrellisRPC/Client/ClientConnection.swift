@@ -40,18 +40,15 @@ actor ClientConnection: TransportDelegate {
     private var pingSentAt: ContinuousClock.Instant?
     private var pingCount: UInt64 = 0
     private var keepaliveTimer: TimerID?
-    private let onUnusable: @Sendable () -> Void
 
     /// Whether new calls can be opened on this connection.
     var isUsable: Bool { closedError == nil && !isGoingAway && nextStreamID < UInt32.max }
 
-    private init(loop: EventLoop, transport: FramedTransport, limits: ClientLimits, logger: Logger,
-                 onUnusable: @escaping @Sendable () -> Void) {
+    private init(loop: EventLoop, transport: FramedTransport, limits: ClientLimits, logger: Logger) {
         self.loop = loop
         self.transport = transport
         self.limits = limits
         self.logger = logger
-        self.onUnusable = onUnusable
     }
 
     /// Connects, completes the TLS handshake, and returns the ready connection.
@@ -63,8 +60,7 @@ actor ClientConnection: TransportDelegate {
         loop: EventLoop,
         limits: ClientLimits,
         timeout: Duration,
-        logger: Logger,
-        onUnusable: @escaping @Sendable () -> Void
+        logger: Logger
     ) async throws -> ClientConnection {
         let (fd, _): (Int32, Bool)
         do {
@@ -80,7 +76,7 @@ actor ClientConnection: TransportDelegate {
                                             peerDescription: address.description)
                 } catch {
                     Glibc.close(fd)
-                    continuation.resume(throwing: RPCError(.unavailable, error.description))
+                    continuation.resume(throwing: RPCError(.unavailable, "\(error)"))
                     return
                 }
                 let transport = FramedTransport(
@@ -88,7 +84,7 @@ actor ClientConnection: TransportDelegate {
                     limits: TransportLimits(maxFrameSize: limits.maxFrameSize))
                 let connection = ClientConnection(
                     loop: loop, transport: transport, limits: limits,
-                    logger: logger.with("peer.address", address.description), onUnusable: onUnusable)
+                    logger: logger.with("peer.address", address.description))
                 connection.assumeIsolated { $0.begin(timeout: timeout) }
                 continuation.resume(returning: connection)
             }
@@ -178,7 +174,6 @@ actor ClientConnection: TransportDelegate {
             pingSentAt = nil
         case .goAway(let goAway):
             isGoingAway = true
-            onUnusable()
             let code = StatusCode(rawValue: goAway.code)
             for (streamID, _) in streams where streamID > goAway.lastStreamId {
                 fail(streamID, RPCError(.unavailable, "rpc: server did not process the call: \(goAway.message)"),
@@ -290,7 +285,6 @@ actor ClientConnection: TransportDelegate {
         deadlineTimers = [:]
         if let keepaliveTimer { loop.cancelTimer(keepaliveTimer) }
         keepaliveTimer = nil
-        onUnusable()
     }
 
     // MARK: - Keepalive

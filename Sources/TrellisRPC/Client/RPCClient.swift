@@ -1,3 +1,4 @@
+import CEpoll
 import Synchronization
 import TrellisLogging
 import TrellisTLS
@@ -196,21 +197,16 @@ public final class RPCClient: Sendable {
         let context = context
         let loop = group.nextLoop()
         let logger = logger
-        return Task { [weak self] in
+        return Task {
             try await ClientConnection.connect(
                 to: configuration.address,
                 context: context,
                 loop: loop,
                 limits: configuration.limits,
                 timeout: configuration.connectTimeout,
-                logger: logger,
-                onUnusable: { self?.connectionLost() }
+                logger: logger
             )
         }
-    }
-
-    private func connectionLost() {
-        // The next call notices through `isUsable` and reconnects; nothing to do eagerly.
     }
 
     // MARK: - Calls

@@ -189,7 +189,7 @@ public final class EventLoop: @unchecked Sendable {
                 // A handler earlier in this batch may have closed this fd.
                 confined.handlers[fd]?.handleEvents(event.events)
             }
-            confined.timers.fireDue(now: .now)
+            for body in confined.timers.takeDue(now: .now) { body() }
             if runQueuedWork() { break }
         }
         finish()
@@ -212,7 +212,7 @@ public final class EventLoop: @unchecked Sendable {
             if jobs.isEmpty && closures.isEmpty && confined.endOfTurn.isEmpty { break }
             for closure in closures { closure() }
             for job in jobs {
-                job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+                job.runSynchronously(on: asUnownedSerialExecutor())
             }
             let callbacks = confined.endOfTurn
             confined.endOfTurn = []

@@ -43,15 +43,17 @@ struct TimerQueue {
         live.remove(id.value)
     }
 
-    /// Runs every timer whose deadline is at or before `now`, in deadline order. Timers
-    /// scheduled by a body run in a later call, so a zero-delay reschedule cannot spin.
-    mutating func fireDue(now: ContinuousClock.Instant) {
-        var due: [Entry] = []
+    /// Removes every timer whose deadline is at or before `now` and returns their bodies,
+    /// in deadline order, for the caller to run once the queue is no longer being
+    /// mutated (a body may schedule or cancel timers). Timers scheduled by a body run in
+    /// a later turn, so a zero-delay reschedule cannot spin.
+    mutating func takeDue(now: ContinuousClock.Instant) -> [() -> Void] {
+        var due: [() -> Void] = []
         while let top = heap.first, top.deadline <= now {
             let entry = popTop()
-            if live.remove(entry.id) != nil { due.append(entry) }
+            if live.remove(entry.id) != nil { due.append(entry.body) }
         }
-        for entry in due { entry.body() }
+        return due
     }
 
     private mutating func popTop() -> Entry {

@@ -66,6 +66,7 @@ final class FramedTransport: EventHandler {
     private(set) var state: State = .handshaking
     private var tls: TLSConnection
     private var decoder: FrameDecoder
+    private let encoder: FrameEncoder
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
     private let limits: TransportLimits
@@ -86,6 +87,8 @@ final class FramedTransport: EventHandler {
         self.tls = tls
         self.limits = limits
         self.decoder = FrameDecoder(maxFrameSize: limits.maxFrameSize)
+        // Outbound frames are bounded by what the peer accepts, at most the protocol's 4 GiB.
+        self.encoder = FrameEncoder(maxFrameSize: Int(UInt32.max))
     }
 
     /// Registers with the loop and starts the handshake.
@@ -115,7 +118,7 @@ final class FramedTransport: EventHandler {
     func send(_ frame: WireV1.Frame) {
         guard isOpen else { return }
         do {
-            try FrameEncoder.encode(frame, appendingTo: &outbound)
+            try encoder.encode(frame, appendingTo: &outbound)
         } catch {
             // Frames are built by the runtime from validated strings; a NUL in one means
             // the runtime let unvalidated text through.
@@ -220,7 +223,7 @@ final class FramedTransport: EventHandler {
             do {
                 frame = try decoder.nextFrame()
             } catch {
-                let code: StatusCode = error.isTooLarge ? .resourceExhausted : .invalidArgument
+                let code: StatusCode = error.code == .frameTooLarge ? .resourceExhausted : .invalidArgument
                 let message = "\(error) (from \(peer))"
                 close(after: Frames.goAway(lastStream: 0, code: code, message: message),
                       error: TransportError(code, message))
