@@ -21,7 +21,8 @@ struct CertificateAuthorityTests {
         #expect(info.notAfter - info.notBefore == 3_650 * 86_400)
         #expect(abs(info.notBefore - (now - CertificateValidity.clockSkewAllowance)) <= 5)
 
-        let text = try OpenSSLCommand.run(["x509", "-noout", "-text"], input: authority.certificate.pemRepresentation())
+        let text = try OpenSSLCommand.run(
+            ["x509", "-noout", "-text"], input: authority.certificate.pemRepresentation())
         #expect(text.status == 0)
         #expect(text.output.contains("Version: 3 (0x2)"))
         #expect(text.output.contains("X509v3 Basic Constraints: critical"))
@@ -73,9 +74,11 @@ struct CertificateAuthorityTests {
         #expect(first.serialNumberHex != second.serialNumberHex)
     }
 
-    @Test("IPv6 addresses and several DNS names go into the SAN extension", arguments: [
-        (["a.example", "*.b.example"], ["::1", "10.0.0.7"]),
-    ])
+    @Test(
+        "IPv6 addresses and several DNS names go into the SAN extension",
+        arguments: [
+            (["a.example", "*.b.example"], ["::1", "10.0.0.7"])
+        ])
     func manyNames(dnsNames: [String], ipAddresses: [String]) throws {
         let authority = try CertificateAuthority.generate()
         let issued = try authority.issueServerCertificate(
@@ -85,9 +88,11 @@ struct CertificateAuthorityTests {
         #expect(info.ipAddresses == ipAddresses)
     }
 
-    @Test("names that are not DNS names or addresses are refused", arguments: [
-        "bad name", "a,DNS:evil.example", "-leading.example", "", "a..b",
-    ])
+    @Test(
+        "names that are not DNS names or addresses are refused",
+        arguments: [
+            "bad name", "a,DNS:evil.example", "-leading.example", "", "a..b",
+        ])
     func badNamesRefused(name: String) throws {
         let authority = try CertificateAuthority.generate()
         #expect(throws: TLSError.self) {

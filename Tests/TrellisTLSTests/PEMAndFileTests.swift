@@ -53,14 +53,19 @@ struct PEMAndFileTests {
         }
         #expect(error?.code == .file)
         #expect(error?.systemErrno == ENOENT)
-        #expect(error?.message.hasPrefix("tls: writing the private key to /nonexistent-trellis-dir/key.pem failed: open: No such file or directory") == true)
+        #expect(
+            error?.message.hasPrefix(
+                "tls: writing the private key to /nonexistent-trellis-dir/key.pem failed: open: No such file or directory"
+            ) == true)
     }
 
-    @Test("garbage instead of a certificate is a clear error", arguments: [
-        "not a certificate",
-        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-        "",
-    ])
+    @Test(
+        "garbage instead of a certificate is a clear error",
+        arguments: [
+            "not a certificate",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "",
+        ])
     func garbageCertificate(pem: String) throws {
         let error = #expect(throws: TLSError.self) { try CertificateInfo(pem: pem) }
         #expect(error?.code == .certificate)
@@ -78,7 +83,9 @@ struct PEMAndFileTests {
 
     @Test("garbage instead of a key is a clear error")
     func garbageKey() throws {
-        let error = #expect(throws: TLSError.self) { try PrivateKey(pem: "-----BEGIN PRIVATE KEY-----\nZm9v\n-----END PRIVATE KEY-----\n") }
+        let error = #expect(throws: TLSError.self) {
+            try PrivateKey(pem: "-----BEGIN PRIVATE KEY-----\nZm9v\n-----END PRIVATE KEY-----\n")
+        }
         #expect(error?.message.hasPrefix("tls: parsing private key PEM failed: ") == true)
     }
 
@@ -95,24 +102,30 @@ struct PEMAndFileTests {
         let pki = try TestPKI()
         defer { pki.removeFiles() }
         let garbage = #expect(throws: TLSError.self) {
-            try TLSContext.server(TLSServerConfiguration(
-                identity: TLSIdentity(certificateChainPEM: "garbage", privateKeyPEM: pki.server.privateKeyPEM)))
+            try TLSContext.server(
+                TLSServerConfiguration(
+                    identity: TLSIdentity(certificateChainPEM: "garbage", privateKeyPEM: pki.server.privateKeyPEM)))
         }
         #expect(garbage?.code == .configuration)
-        #expect(garbage?.message == "tls: parsing the server certificate chain failed: no start line (PEM_read_bio_X509)")
+        #expect(
+            garbage?.message == "tls: parsing the server certificate chain failed: no start line (PEM_read_bio_X509)")
 
         let mismatched = #expect(throws: TLSError.self) {
-            try TLSContext.client(TLSClientConfiguration(
-                serverName: "localhost", trustRootsPEM: pki.caCertificatePEM,
-                identity: TLSIdentity(certificateChainPEM: pki.client.certificatePEM, privateKeyPEM: pki.server.privateKeyPEM)))
+            try TLSContext.client(
+                TLSClientConfiguration(
+                    serverName: "localhost", trustRootsPEM: pki.caCertificatePEM,
+                    identity: TLSIdentity(
+                        certificateChainPEM: pki.client.certificatePEM, privateKeyPEM: pki.server.privateKeyPEM)))
         }
         #expect(mismatched?.code == .configuration)
-        #expect(mismatched?.message.hasPrefix("tls: loading the client private key failed") == true
-            || mismatched?.message.hasPrefix("tls: matching the client private key") == true)
+        #expect(
+            mismatched?.message.hasPrefix("tls: loading the client private key failed") == true
+                || mismatched?.message.hasPrefix("tls: matching the client private key") == true)
 
         let badRoots = #expect(throws: TLSError.self) {
-            try TLSContext.server(TLSServerConfiguration(
-                identity: pki.server.tlsIdentity, clientAuthentication: .required(trustRootsPEM: "nope")))
+            try TLSContext.server(
+                TLSServerConfiguration(
+                    identity: pki.server.tlsIdentity, clientAuthentication: .required(trustRootsPEM: "nope")))
         }
         #expect(badRoots?.message.hasPrefix("tls: parsing the server trust roots failed") == true)
     }

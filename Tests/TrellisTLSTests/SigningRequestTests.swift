@@ -29,7 +29,8 @@ struct SigningRequestTests {
             certificateChainPEM: try certificate.pemRepresentation(), privateKeyPEM: try key.pemRepresentation())
         var pair = try ConnectedPair(
             server: pki.serverConfiguration(),
-            client: TLSClientConfiguration(serverName: "localhost", trustRootsPEM: pki.caCertificatePEM, identity: identity))
+            client: TLSClientConfiguration(
+                serverName: "localhost", trustRootsPEM: pki.caCertificatePEM, identity: identity))
         let outcome = pair.handshake()
         #expect(outcome.server == .complete)
         let seen = pair.server.peerCertificate
@@ -46,7 +47,8 @@ struct SigningRequestTests {
             try authority.sign(csrPEM: tampered, usage: .client)
         }
         #expect(error?.code == .certificate)
-        #expect(error?.message == "tls: checking a signing request failed: its signature does not verify (X509_REQ_verify)")
+        #expect(
+            error?.message == "tls: checking a signing request failed: its signature does not verify (X509_REQ_verify)")
     }
 
     @Test("a request whose common name is not a DNS name is refused")

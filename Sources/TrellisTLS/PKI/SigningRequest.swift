@@ -66,7 +66,9 @@ final class SigningRequest {
             guard strength >= Self.minimumKeyStrength else {
                 throw TLSError(
                     code: .certificate,
-                    message: "tls: \(what) failed: the key offers \(strength) bits of security, below \(Self.minimumKeyStrength)")
+                    message:
+                        "tls: \(what) failed: the key offers \(strength) bits of security, below \(Self.minimumKeyStrength)"
+                )
             }
             guard let subject = X509_REQ_get_subject_name(request),
                 let commonName = try X509Text.commonName(of: subject)
