@@ -58,6 +58,7 @@ public typealias PeerCertificate = CertificateInfo
 
 /// The key usage bits of a certificate that Trellis issues or checks.
 public struct KeyUsage: OptionSet, Sendable, Hashable {
+    /// OpenSSL's `KU_*` bits.
     public let rawValue: UInt32
     /// Creates a set from OpenSSL's `KU_*` bits.
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -76,6 +77,7 @@ public struct KeyUsage: OptionSet, Sendable, Hashable {
 
 /// The extended key usages of a certificate that matter to TLS.
 public struct ExtendedKeyUsage: OptionSet, Sendable, Hashable {
+    /// OpenSSL's `XKU_*` bits.
     public let rawValue: UInt32
     /// Creates a set from OpenSSL's `XKU_*` bits.
     public init(rawValue: UInt32) { self.rawValue = rawValue }

@@ -41,16 +41,18 @@ extension TLSConnection {
             guard savedErrno != 0 else {
                 return .failed(TLSError(code: .io, message: "tls: \(what) failed: unexpected end of stream"))
             }
-            return .failed(TLSError(
-                code: .io, message: "tls: \(what) failed: \(describeErrno(savedErrno))",
-                systemErrno: savedErrno))
+            return .failed(
+                TLSError(
+                    code: .io, message: "tls: \(what) failed: \(describeErrno(savedErrno))",
+                    systemErrno: savedErrno))
         case SSL_ERROR_SSL:
             return .failed(protocolFailure(what, queue: OpenSSLErrorQueue.drain(), operation: operation))
         default:
             let queue = OpenSSLErrorQueue.drain()
-            return .failed(TLSError(
-                code: .io, message: "tls: \(what) failed: unexpected SSL_get_error result \(kind)",
-                openSSLReasons: queue.lines))
+            return .failed(
+                TLSError(
+                    code: .io, message: "tls: \(what) failed: unexpected SSL_get_error result \(kind)",
+                    openSSLReasons: queue.lines))
         }
     }
 

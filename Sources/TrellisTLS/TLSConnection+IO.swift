@@ -18,9 +18,11 @@ extension TLSConnection {
         case .wantWrite: return .wantWrite
         case .closed:
             hasFailed = true
-            return .failed(TLSError(
-                code: .handshake,
-                message: "tls: \(Operation.handshake.phrase(peerDescription)) failed: the peer closed the connection"))
+            return .failed(
+                TLSError(
+                    code: .handshake,
+                    message:
+                        "tls: \(Operation.handshake.phrase(peerDescription)) failed: the peer closed the connection"))
         case .failed(let error):
             hasFailed = true
             return .failed(error)
@@ -103,8 +105,11 @@ extension TLSConnection {
             case .wantWrite: result = .wantWrite
             case .closed:
                 hasFailed = true
-                result = .failed(TLSError(
-                    code: .io, message: "tls: \(Operation.write.phrase(peerDescription)) failed: the peer closed the connection"))
+                result = .failed(
+                    TLSError(
+                        code: .io,
+                        message:
+                            "tls: \(Operation.write.phrase(peerDescription)) failed: the peer closed the connection"))
             case .failed(let error):
                 hasFailed = true
                 result = .failed(error)

@@ -58,7 +58,8 @@ extension TLSContext {
         // loop wants partial writes; idle connections give their buffers back. The chain
         // sent is exactly the configured one: without NO_AUTO_CHAIN OpenSSL would complete
         // it from the trust store and send the root along too.
-        let modes = SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE
+        let modes =
+            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE
             | SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN
         _ = trellis_SSL_CTX_set_mode(context, Int(modes))
 

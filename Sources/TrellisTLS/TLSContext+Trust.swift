@@ -11,7 +11,7 @@ extension TLSContext {
         let what = "loading the \(side) certificate"
         let chain = try PEMReading.certificates(
             identity.certificateChainPEM, what: "the \(side) certificate chain", code: .configuration)
-        defer { chain.forEach { X509_free($0) } }
+        defer { for certificate in chain { X509_free(certificate) } }
 
         ERR_clear_error()
         guard SSL_CTX_use_certificate(context, chain[0]) == 1 else {
@@ -46,7 +46,7 @@ extension TLSContext {
     ) throws(TLSError) {
         let what = "loading the \(side) trust roots"
         let roots = try PEMReading.certificates(pem, what: "the \(side) trust roots", code: .configuration)
-        defer { roots.forEach { X509_free($0) } }
+        defer { for root in roots { X509_free(root) } }
 
         ERR_clear_error()
         guard let store = SSL_CTX_get_cert_store(context) else {

@@ -26,6 +26,7 @@ public struct TLSError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A file could not be written.
         public static let file = Code("file")
 
+        /// The code's name, e.g. `handshake`.
         public var description: String { name }
     }
 
@@ -51,5 +52,6 @@ public struct TLSError: Error, Sendable, Equatable, CustomStringConvertible {
         self.systemErrno = systemErrno
     }
 
+    /// The ``message``.
     public var description: String { message }
 }

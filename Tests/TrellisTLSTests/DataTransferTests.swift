@@ -28,7 +28,9 @@ struct DataTransferTests {
             pair.sockets.client,
             {
                 while sent < payload.count {
-                    let result = payload.withUnsafeBytes { pair.client.write(UnsafeRawBufferPointer(rebasing: $0[sent...])) }
+                    let result = payload.withUnsafeBytes {
+                        pair.client.write(UnsafeRawBufferPointer(rebasing: $0[sent...]))
+                    }
                     switch result {
                     case .wrote(let count):
                         if count < payload.count - sent { partialWrites += 1 }

@@ -56,7 +56,8 @@ struct HandshakeTests {
         let pki = try TestPKI()
         defer { pki.removeFiles() }
         var pair = try ConnectedPair(
-            server: pki.serverConfiguration(), client: pki.clientConfiguration(identity: pki.client, serverName: serverName))
+            server: pki.serverConfiguration(),
+            client: pki.clientConfiguration(identity: pki.client, serverName: serverName))
 
         let outcome = pair.handshake()
         #expect(outcome.client == .complete)

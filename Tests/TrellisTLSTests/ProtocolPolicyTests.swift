@@ -13,9 +13,11 @@ struct ProtocolPolicyTests {
         #expect(outcome.serverError?.message.contains("unsupported protocol") == true)
     }
 
-    @Test("a TLS 1.2 client offering only CBC ciphers is refused", arguments: [
-        "ECDHE-ECDSA-AES128-SHA256", "ECDHE-ECDSA-AES256-SHA", "AES128-GCM-SHA256",
-    ])
+    @Test(
+        "a TLS 1.2 client offering only CBC ciphers is refused",
+        arguments: [
+            "ECDHE-ECDSA-AES128-SHA256", "ECDHE-ECDSA-AES256-SHA", "AES128-GCM-SHA256",
+        ])
     func nonAEADCipherRefused(cipher: String) throws {
         let outcome = try exchange(version: TLS1_2_VERSION, cipherList: cipher)
         #expect(outcome.client == .failed)
@@ -52,8 +54,16 @@ struct ProtocolPolicyTests {
         var serverResult = TLSHandshakeResult.wantRead
         var clientStep = Step.wantRead
         drive(
-            sockets.server, { serverResult = server.handshake(); return Step(serverResult) },
-            sockets.client, { clientStep = client.handshake(); return clientStep })
+            sockets.server,
+            {
+                serverResult = server.handshake()
+                return Step(serverResult)
+            },
+            sockets.client,
+            {
+                clientStep = client.handshake()
+                return clientStep
+            })
         return Outcome(
             client: clientStep, serverError: failure(serverResult),
             serverVersion: server.protocolVersion, serverCipher: server.cipher)

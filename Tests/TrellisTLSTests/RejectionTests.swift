@@ -15,7 +15,9 @@ struct RejectionTests {
         let outcome = pair.handshake()
         let serverError = try #require(failure(outcome.server))
         #expect(serverError.code == .handshake)
-        #expect(serverError.message.hasPrefix("tls: handshake with \(pair.sockets.clientAddress) failed: certificate required"))
+        #expect(
+            serverError.message.hasPrefix(
+                "tls: handshake with \(pair.sockets.clientAddress) failed: certificate required"))
 
         // In TLS 1.3 the client may finish its side first; the refusal then reaches it on
         // its first read, as an alert or as a reset.
@@ -43,7 +45,10 @@ struct RejectionTests {
         let outcome = pair.handshake()
         let serverError = try #require(failure(outcome.server))
         #expect(serverError.code == .verification)
-        #expect(serverError.message == "tls: handshake with \(pair.sockets.clientAddress) failed: certificate verify failed: unable to get local issuer certificate")
+        #expect(
+            serverError.message
+                == "tls: handshake with \(pair.sockets.clientAddress) failed: certificate verify failed: unable to get local issuer certificate"
+        )
         #expect(outcome.client != .complete || failure(readOnce(&pair)) != nil)
     }
 
@@ -71,7 +76,10 @@ struct RejectionTests {
         let outcome = pair.handshake()
         let clientError = try #require(failure(outcome.client))
         #expect(clientError.code == .verification)
-        #expect(clientError.message == "tls: handshake with \(pair.sockets.serverAddress) failed: certificate verify failed: hostname mismatch")
+        #expect(
+            clientError.message
+                == "tls: handshake with \(pair.sockets.serverAddress) failed: certificate verify failed: hostname mismatch"
+        )
         #expect(failure(outcome.server) != nil)
     }
 

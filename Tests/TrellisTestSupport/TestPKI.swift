@@ -90,9 +90,11 @@ public struct TestPKI: Sendable {
 
     /// Deletes the directory and the files in it.
     public func removeFiles() {
-        for name in ["ca.pem"] + ["server", "client", "foreign-client", "expired-client"].flatMap({
-            ["\($0).pem", "\($0)-key.pem"]
-        }) {
+        for name in ["ca.pem"]
+            + ["server", "client", "foreign-client", "expired-client"].flatMap({
+                ["\($0).pem", "\($0)-key.pem"]
+            })
+        {
             unlink(directory + "/" + name)
         }
         rmdir(directory)

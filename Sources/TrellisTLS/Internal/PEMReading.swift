@@ -5,7 +5,9 @@ enum PEMReading {
     /// Reads every certificate in `pem`, in order; at least one must be present.
     ///
     /// The caller frees each returned `X509*` with `X509_free`.
-    static func certificates(_ pem: String, what: String, code: TLSError.Code = .certificate) throws(TLSError) -> [OpaquePointer] {
+    static func certificates(_ pem: String, what: String, code: TLSError.Code = .certificate) throws(TLSError)
+        -> [OpaquePointer]
+    {
         try MemoryBIO.withReadable(pem, what: what, code: code) { bio throws(TLSError) in
             var certificates: [OpaquePointer] = []
             ERR_clear_error()
@@ -19,7 +21,7 @@ enum PEMReading {
             let endOfInput =
                 ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE
             if certificates.isEmpty || !endOfInput {
-                certificates.forEach { X509_free($0) }
+                for certificate in certificates { X509_free(certificate) }
                 throw .openSSL(code, "parsing \(what)", function: "PEM_read_bio_X509")
             }
             ERR_clear_error()
@@ -28,16 +30,20 @@ enum PEMReading {
     }
 
     /// Reads the first certificate in `pem`. The caller frees it with `X509_free`.
-    static func certificate(_ pem: String, what: String, code: TLSError.Code = .certificate) throws(TLSError) -> OpaquePointer {
+    static func certificate(_ pem: String, what: String, code: TLSError.Code = .certificate) throws(TLSError)
+        -> OpaquePointer
+    {
         let all = try certificates(pem, what: what, code: code)
-        all.dropFirst().forEach { X509_free($0) }
+        for extra in all.dropFirst() { X509_free(extra) }
         return all[0]
     }
 
     /// Reads an unencrypted private key. The caller frees it with `EVP_PKEY_free`.
     ///
     /// Encrypted keys are refused rather than prompting for a passphrase on the terminal.
-    static func privateKey(_ pem: String, what: String, code: TLSError.Code = .certificate) throws(TLSError) -> OpaquePointer {
+    static func privateKey(_ pem: String, what: String, code: TLSError.Code = .certificate) throws(TLSError)
+        -> OpaquePointer
+    {
         try MemoryBIO.withReadable(pem, what: what, code: code) { bio throws(TLSError) in
             ERR_clear_error()
             guard let key = PEM_read_bio_PrivateKey(bio, nil, refusePassphrase, nil) else {
@@ -48,7 +54,9 @@ enum PEMReading {
     }
 
     /// Reads a PKCS#10 signing request. The caller frees it with `X509_REQ_free`.
-    static func signingRequest(_ pem: String, what: String, code: TLSError.Code = .certificate) throws(TLSError) -> OpaquePointer {
+    static func signingRequest(_ pem: String, what: String, code: TLSError.Code = .certificate) throws(TLSError)
+        -> OpaquePointer
+    {
         try MemoryBIO.withReadable(pem, what: what, code: code) { bio throws(TLSError) in
             ERR_clear_error()
             guard let request = PEM_read_bio_X509_REQ(bio, nil, nil, nil) else {

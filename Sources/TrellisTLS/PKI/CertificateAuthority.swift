@@ -158,7 +158,9 @@ public struct CertificateAuthority: Sendable {
         guard SubjectAlternativeNames.isValidDNSName(commonName, allowWildcard: false) else {
             throw TLSError(
                 code: .certificate,
-                message: "tls: common name \"\(commonName)\" is not a valid DNS name, so it cannot be a subject alternative name")
+                message:
+                    "tls: common name \"\(commonName)\" is not a valid DNS name, so it cannot be a subject alternative name"
+            )
         }
         return SubjectAlternativeNames(dnsNames: [commonName])
     }

@@ -56,13 +56,19 @@ final class SigningRequest {
                 throw .openSSL(.certificate, what, function: "X509_REQ_get0_pubkey")
             }
             guard X509_REQ_verify(request, key) == 1 else {
-                throw .openSSL(.certificate, "\(what): bad signature", function: "X509_REQ_verify")
+                let queue = OpenSSLErrorQueue.drain()
+                throw TLSError(
+                    code: .certificate,
+                    message: "tls: \(what) failed: its signature does not verify (X509_REQ_verify)",
+                    openSSLReasons: queue.lines)
             }
             let strength = EVP_PKEY_get_security_bits(key)
             guard strength >= Self.minimumKeyStrength else {
                 throw TLSError(
                     code: .certificate,
-                    message: "tls: \(what) failed: the key offers \(strength) bits of security, below \(Self.minimumKeyStrength)")
+                    message:
+                        "tls: \(what) failed: the key offers \(strength) bits of security, below \(Self.minimumKeyStrength)"
+                )
             }
             guard let subject = X509_REQ_get_subject_name(request),
                 let commonName = try X509Text.commonName(of: subject)

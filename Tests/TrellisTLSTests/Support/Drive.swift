@@ -72,8 +72,16 @@ func handshake(
 ) -> HandshakeOutcome {
     var outcome = HandshakeOutcome(server: .wantRead, client: .wantRead)
     drive(
-        sockets.server, { outcome.server = server.handshake(); return Step(outcome.server) },
-        sockets.client, { outcome.client = client.handshake(); return Step(outcome.client) })
+        sockets.server,
+        {
+            outcome.server = server.handshake()
+            return Step(outcome.server)
+        },
+        sockets.client,
+        {
+            outcome.client = client.handshake()
+            return Step(outcome.client)
+        })
     return outcome
 }
 

@@ -37,10 +37,12 @@ struct LoopbackSockets: ~Copyable {
         try Self.call("bind") { Self.withSockaddr(&address) { bind(listener, $0, $1) } }
         try Self.call("listen") { listen(listener, 1) }
         var bound = sockaddr_in()
-        try Self.call("getsockname") { Self.withSockaddr(&bound) { pointer, _ in
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            return getsockname(listener, pointer, &length)
-        } }
+        try Self.call("getsockname") {
+            Self.withSockaddr(&bound) { pointer, _ in
+                var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+                return getsockname(listener, pointer, &length)
+            }
+        }
         // A blocking connect to a listening loopback socket completes from the backlog.
         try Self.call("connect") { Self.withSockaddr(&bound) { connect(client, $0, $1) } }
         let server = accept(listener, nil, nil)
@@ -71,10 +73,12 @@ struct LoopbackSockets: ~Copyable {
 
     private static func peerName(of descriptor: Int32) throws -> String {
         var peer = sockaddr_in()
-        try call("getpeername") { withSockaddr(&peer) { pointer, _ in
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            return getpeername(descriptor, pointer, &length)
-        } }
+        try call("getpeername") {
+            withSockaddr(&peer) { pointer, _ in
+                var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+                return getpeername(descriptor, pointer, &length)
+            }
+        }
         return "127.0.0.1:\(UInt16(bigEndian: peer.sin_port))"
     }
 
