@@ -1,5 +1,6 @@
 import Testing
 import TrellisAPI
+
 @_spi(TrellisGenerated) @testable import TrellisWire
 
 @Suite("Decoding rejects what protobuf-c would accept or mangle")
@@ -20,7 +21,9 @@ struct DecodingValidationTests {
 
     @Test(
         "overlong forms, surrogates, code points past U+10FFFF and truncated sequences are rejected",
-        arguments: [[0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82], [0xFF]]
+        arguments: [
+            [0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82], [0xFF],
+        ]
     )
     func invalidSequences(sequence: [UInt8]) throws {
         let error = try #require(decodingError(TrellisV1.HealthCheckRequest.self, lengthDelimited(field: 1, sequence)))
@@ -60,7 +63,9 @@ struct DecodingValidationTests {
                 #expect(error.code == .malformed)
             }
         }
-        #expect(decodingError(WireV1.Frame.self, [0x08, 0x80])?.reason == "field stream_id (1): malformed varint at offset 1")
+        #expect(
+            decodingError(WireV1.Frame.self, [0x08, 0x80])?.reason
+                == "field stream_id (1): malformed varint at offset 1")
         #expect(
             decodingError(WireV1.Frame.self, [0x12, 0x05, 0x0a])?.reason
                 == "field open (2): length 5 at offset 1 exceeds the 1 bytes left"
@@ -111,8 +116,11 @@ struct DecodingValidationTests {
             decodingError(WireV1.Frame.self, [0x10, 0x01])?.reason
                 == "field open (2): wire type 0 at offset 0, expected length-delimited (2)"
         )
-        #expect(decodingError(WireV1.Frame.self, varint(20 << 3 | 6))?.reason == "field 20: invalid wire type 6 at offset 0")
-        #expect(decodingError(WireV1.Frame.self, [0x0f])?.reason == "field stream_id (1): invalid wire type 7 at offset 0")
+        #expect(
+            decodingError(WireV1.Frame.self, varint(20 << 3 | 6))?.reason == "field 20: invalid wire type 6 at offset 0"
+        )
+        #expect(
+            decodingError(WireV1.Frame.self, [0x0f])?.reason == "field stream_id (1): invalid wire type 7 at offset 0")
     }
 
     @Test("an enum number the schema does not know is kept as unrecognized and re-encoded")

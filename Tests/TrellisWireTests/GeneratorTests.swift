@@ -30,25 +30,31 @@ private func protocInstalled() -> Bool {
 
 @Suite("The code generator", .enabled(if: protocInstalled()))
 struct GeneratorTests {
-    @Test("a recursive message type is refused, naming the cycle")
-    func recursiveSchema() throws {
+    /// Runs protoc with the plugin alone over `schema`, in a temporary directory.
+    fileprivate func generate(_ schema: String) throws -> Run {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-gen-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try """
-        syntax = "proto3";
-        package trellis.cyclic.v1;
-        message Tree { string name = 1; repeated Branch branches = 2; }
-        message Branch { map<string, Tree> subtrees = 1; }
-        """.write(to: directory.appendingPathComponent("cyclic.proto"), atomically: true, encoding: .utf8)
-
+        try schema.write(to: directory.appendingPathComponent("schema.proto"), atomically: true, encoding: .utf8)
         let plugin = repositoryRoot.appendingPathComponent("scripts/protoc-gen-trellis-swift").path
-        let result = try run(
+        return try run(
             [
-                "protoc", "-I", ".", "--plugin=protoc-gen-trellis-swift=\(plugin)",
-                "--trellis-swift_out=.", "cyclic.proto",
+                "protoc", "-I", ".", "--plugin=protoc-gen-trellis-swift=\(plugin)", "--trellis-swift_out=.",
+                "schema.proto",
             ],
             in: directory
+        )
+    }
+
+    @Test("a recursive message type is refused, naming the cycle")
+    func recursiveSchema() throws {
+        let result = try generate(
+            """
+            syntax = "proto3";
+            package trellis.cyclic.v1;
+            message Tree { string name = 1; repeated Branch branches = 2; }
+            message Branch { map<string, Tree> subtrees = 1; }
+            """
         )
         #expect(result.status != 0)
         #expect(
@@ -58,6 +64,32 @@ struct GeneratorTests {
             ),
             "\(result.output)"
         )
+    }
+
+    @Test("a message that contains itself through a oneof is refused")
+    func directRecursion() throws {
+        let result = try generate(
+            """
+            syntax = "proto3";
+            package trellis.cyclic.v1;
+            message Node { oneof kind { Node child = 1; string leaf = 2; } }
+            """
+        )
+        #expect(result.status != 0)
+        #expect(result.output.contains("trellis.cyclic.v1.Node.child -> trellis.cyclic.v1.Node"), "\(result.output)")
+    }
+
+    @Test("a proto3 optional field is refused, since protoc-c cannot generate it")
+    func proto3Optional() throws {
+        let result = try generate(
+            """
+            syntax = "proto3";
+            package trellis.optional.v1;
+            message M { optional int32 n = 1; }
+            """
+        )
+        #expect(result.status != 0)
+        #expect(result.output.contains("proto3 `optional`"), "\(result.output)")
     }
 
     @Test("the committed generated code is what scripts/gen-proto produces")

@@ -130,7 +130,9 @@ struct MessageRoundTripTests {
 
     @Test("a message larger than the stack arena encodes through heap chunks")
     func largeMessage() throws {
-        let metadata = (0..<500).map { WireV1.MetadataEntry(key: "key-\($0)", value: String(repeating: "v", count: $0)) }
+        let metadata = (0..<500).map {
+            WireV1.MetadataEntry(key: "key-\($0)", value: String(repeating: "v", count: $0))
+        }
         let frame = WireV1.Frame(streamId: 1, kind: .open(.init(method: "/a/b", metadata: metadata)))
         #expect(try roundTrip(frame) == frame)
         let payload = WireV1.Frame(kind: .message(.init(data: [UInt8](repeating: 7, count: 1 << 20))))

@@ -85,9 +85,7 @@ extension TrellisV1.HealthCheckRequest {
     public static let _wireSchema =
         WireSchema(
             messageName: protoName,
-            fields: [
-                .init(number: 1, name: "service", kind: .string, repeated: false),
-            ]
+            fields: [.init(number: 1, name: "service", kind: .string, repeated: false)]
         )
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -127,9 +125,9 @@ extension TrellisV1.HealthCheckRequest {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__V1__HealthCheckRequest
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__V1__HealthCheckRequest> {
         let c = arena.allocate(Trellis__V1__HealthCheckRequest.self)
         try _fill(c, arena: &arena)
         return c
@@ -162,9 +160,7 @@ extension TrellisV1.HealthCheckResponse {
     public static let _wireSchema =
         WireSchema(
             messageName: protoName,
-            fields: [
-                .init(number: 1, name: "status", kind: .varint, repeated: false),
-            ]
+            fields: [.init(number: 1, name: "status", kind: .varint, repeated: false)]
         )
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -203,9 +199,9 @@ extension TrellisV1.HealthCheckResponse {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__V1__HealthCheckResponse
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__V1__HealthCheckResponse> {
         let c = arena.allocate(Trellis__V1__HealthCheckResponse.self)
         try _fill(c, arena: &arena)
         return c

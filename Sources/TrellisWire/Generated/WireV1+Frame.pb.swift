@@ -155,9 +155,9 @@ extension WireV1.Frame {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Wire__V1__Frame
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Wire__V1__Frame> {
         let c = arena.allocate(Trellis__Wire__V1__Frame.self)
         try _fill(c, arena: &arena)
         return c
@@ -241,9 +241,9 @@ extension WireV1.MetadataEntry {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Wire__V1__MetadataEntry
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Wire__V1__MetadataEntry> {
         let c = arena.allocate(Trellis__Wire__V1__MetadataEntry.self)
         try _fill(c, arena: &arena)
         return c
@@ -335,7 +335,10 @@ extension WireV1.Open {
         c.pointee.method = try arena.copyString(
             self.method, messageType: WireV1.Open.protoName, field: "method (1)")
         if !self.metadata.isEmpty {
-            let items = arena.allocate(UnsafeMutablePointer<Trellis__Wire__V1__MetadataEntry>?.self, count: self.metadata.count)
+            let items = arena.allocate(
+                UnsafeMutablePointer<Trellis__Wire__V1__MetadataEntry>?.self,
+                count: self.metadata.count
+            )
             for (i, value) in self.metadata.enumerated() {
                 items[i] = try value._filled(in: &arena)
             }
@@ -347,9 +350,9 @@ extension WireV1.Open {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Wire__V1__Open
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Wire__V1__Open> {
         let c = arena.allocate(Trellis__Wire__V1__Open.self)
         try _fill(c, arena: &arena)
         return c
@@ -384,9 +387,7 @@ extension WireV1.Message {
     public static let _wireSchema =
         WireSchema(
             messageName: protoName,
-            fields: [
-                .init(number: 1, name: "data", kind: .bytes, repeated: false),
-            ]
+            fields: [.init(number: 1, name: "data", kind: .bytes, repeated: false)]
         )
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -425,9 +426,9 @@ extension WireV1.Message {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Wire__V1__Message
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Wire__V1__Message> {
         let c = arena.allocate(Trellis__Wire__V1__Message.self)
         try _fill(c, arena: &arena)
         return c
@@ -485,9 +486,9 @@ extension WireV1.HalfClose {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Wire__V1__HalfClose
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Wire__V1__HalfClose> {
         let c = arena.allocate(Trellis__Wire__V1__HalfClose.self)
         try _fill(c, arena: &arena)
         return c
@@ -576,7 +577,10 @@ extension WireV1.Close {
         c.pointee.message = try arena.copyString(
             self.message, messageType: WireV1.Close.protoName, field: "message (2)")
         if !self.details.isEmpty {
-            let items = arena.allocate(UnsafeMutablePointer<Trellis__Wire__V1__ErrorDetail>?.self, count: self.details.count)
+            let items = arena.allocate(
+                UnsafeMutablePointer<Trellis__Wire__V1__ErrorDetail>?.self,
+                count: self.details.count
+            )
             for (i, value) in self.details.enumerated() {
                 items[i] = try value._filled(in: &arena)
             }
@@ -587,9 +591,9 @@ extension WireV1.Close {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Wire__V1__Close
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Wire__V1__Close> {
         let c = arena.allocate(Trellis__Wire__V1__Close.self)
         try _fill(c, arena: &arena)
         return c
@@ -689,7 +693,10 @@ extension WireV1.ErrorDetail {
         c.pointee.description = try arena.copyString(
             self.description, messageType: WireV1.ErrorDetail.protoName, field: "description (3)")
         if !self.metadata.isEmpty {
-            let items = arena.allocate(UnsafeMutablePointer<Trellis__Wire__V1__MetadataEntry>?.self, count: self.metadata.count)
+            let items = arena.allocate(
+                UnsafeMutablePointer<Trellis__Wire__V1__MetadataEntry>?.self,
+                count: self.metadata.count
+            )
             for (i, value) in self.metadata.enumerated() {
                 items[i] = try value._filled(in: &arena)
             }
@@ -700,9 +707,9 @@ extension WireV1.ErrorDetail {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Wire__V1__ErrorDetail
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Wire__V1__ErrorDetail> {
         let c = arena.allocate(Trellis__Wire__V1__ErrorDetail.self)
         try _fill(c, arena: &arena)
         return c
@@ -760,9 +767,9 @@ extension WireV1.Cancel {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Wire__V1__Cancel
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Wire__V1__Cancel> {
         let c = arena.allocate(Trellis__Wire__V1__Cancel.self)
         try _fill(c, arena: &arena)
         return c
@@ -796,9 +803,7 @@ extension WireV1.Credit {
     public static let _wireSchema =
         WireSchema(
             messageName: protoName,
-            fields: [
-                .init(number: 1, name: "bytes", kind: .varint, repeated: false),
-            ]
+            fields: [.init(number: 1, name: "bytes", kind: .varint, repeated: false)]
         )
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -837,9 +842,9 @@ extension WireV1.Credit {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Wire__V1__Credit
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Wire__V1__Credit> {
         let c = arena.allocate(Trellis__Wire__V1__Credit.self)
         try _fill(c, arena: &arena)
         return c
@@ -873,9 +878,7 @@ extension WireV1.Ping {
     public static let _wireSchema =
         WireSchema(
             messageName: protoName,
-            fields: [
-                .init(number: 1, name: "payload", kind: .varint, repeated: false),
-            ]
+            fields: [.init(number: 1, name: "payload", kind: .varint, repeated: false)]
         )
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -914,9 +917,9 @@ extension WireV1.Ping {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Wire__V1__Ping
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Wire__V1__Ping> {
         let c = arena.allocate(Trellis__Wire__V1__Ping.self)
         try _fill(c, arena: &arena)
         return c
@@ -949,9 +952,7 @@ extension WireV1.Pong {
     public static let _wireSchema =
         WireSchema(
             messageName: protoName,
-            fields: [
-                .init(number: 1, name: "payload", kind: .varint, repeated: false),
-            ]
+            fields: [.init(number: 1, name: "payload", kind: .varint, repeated: false)]
         )
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -990,9 +991,9 @@ extension WireV1.Pong {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Wire__V1__Pong
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Wire__V1__Pong> {
         let c = arena.allocate(Trellis__Wire__V1__Pong.self)
         try _fill(c, arena: &arena)
         return c
@@ -1086,9 +1087,9 @@ extension WireV1.GoAway {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Wire__V1__GoAway
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Wire__V1__GoAway> {
         let c = arena.allocate(Trellis__Wire__V1__GoAway.self)
         try _fill(c, arena: &arena)
         return c

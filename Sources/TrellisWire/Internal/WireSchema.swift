@@ -41,12 +41,17 @@ public final class WireSchema: Sendable {
     /// The fully qualified protobuf name of the message.
     public let messageName: String
     let fields: [Field]
+    /// `fields[i].kind` and `fields[i].repeated`, apart so that the walk copies no strings.
+    let kinds: [Kind]
+    let repeated: [Bool]
     /// `slots[n]` is the index in `fields` plus one of field number n, 0 when unknown.
     let slots: [UInt16]
 
     public init(messageName: String, fields: [Field]) {
         self.messageName = messageName
         self.fields = fields
+        self.kinds = fields.map(\.kind)
+        self.repeated = fields.map(\.repeated)
         let dense = fields.map(\.number).filter { $0 < 256 }.max().map { Int($0) + 1 } ?? 0
         var slots = [UInt16](repeating: 0, count: dense)
         for (index, field) in fields.enumerated() where field.number < dense {
@@ -63,5 +68,10 @@ public final class WireSchema: Sendable {
             return slot == 0 ? nil : Int(slot) - 1
         }
         return fields.firstIndex { $0.number == number }
+    }
+
+    /// How errors name field `number`: `method (1)` when known, else just the number.
+    func label(_ number: UInt32) -> String {
+        fieldIndex(number).map { fields[$0].label } ?? "\(number)"
     }
 }

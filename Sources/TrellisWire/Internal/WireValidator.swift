@@ -65,54 +65,68 @@ private struct Walker {
             guard number != 0 else {
                 throw malformed("field number 0 at offset \(tagOffset)")
             }
-            let field = schema.fieldIndex(number).map { schema.fields[$0] }
-            let label = field?.label ?? "\(number)"
+            let index = schema.fieldIndex(number)
 
             switch wireType {
             case 0:
                 let valueOffset = offset
                 guard readVarint(&offset, end) != nil else {
-                    throw malformed("field \(label): malformed varint at offset \(valueOffset)")
+                    throw malformed("field \(schema.label(number)): malformed varint at offset \(valueOffset)")
                 }
-                try expect(field, wireType: 0, at: tagOffset)
+                try expect(schema, index, wireType: 0, at: tagOffset)
             case 1, 5:
                 let width = wireType == 1 ? 8 : 4
                 guard end - offset >= width else {
-                    throw malformed("field \(label): \(width)-byte value at offset \(offset) is truncated")
+                    throw malformed(
+                        "field \(schema.label(number)): \(width)-byte value at offset \(offset) is truncated"
+                    )
                 }
                 offset += width
-                try expect(field, wireType: wireType, at: tagOffset)
+                try expect(schema, index, wireType: wireType, at: tagOffset)
             case 2:
                 let lengthOffset = offset
                 guard let length = readVarint(&offset, end) else {
-                    throw malformed("field \(label): malformed length at offset \(lengthOffset)")
+                    throw malformed("field \(schema.label(number)): malformed length at offset \(lengthOffset)")
                 }
                 guard length <= UInt64(end - offset) else {
                     throw malformed(
-                        "field \(label): length \(length) at offset \(lengthOffset) exceeds the \(end - offset) bytes left"
+                        "field \(schema.label(number)): length \(length) at offset \(lengthOffset) "
+                            + "exceeds the \(end - offset) bytes left"
                     )
                 }
                 let bodyStart = offset
                 offset += Int(length)
-                if let field {
-                    try checkLengthDelimited(field, from: bodyStart, to: offset, depth: depth, tagOffset: tagOffset)
+                if let index {
+                    try checkLengthDelimited(
+                        schema,
+                        index,
+                        from: bodyStart,
+                        to: offset,
+                        depth: depth,
+                        tagOffset: tagOffset
+                    )
                 }
             case 3, 4:
-                throw malformed("field \(label): group at offset \(tagOffset); groups are not supported")
+                throw malformed(
+                    "field \(schema.label(number)): group at offset \(tagOffset); groups are not supported"
+                )
             default:
-                throw malformed("field \(label): invalid wire type \(wireType) at offset \(tagOffset)")
+                throw malformed(
+                    "field \(schema.label(number)): invalid wire type \(wireType) at offset \(tagOffset)"
+                )
             }
         }
     }
 
     private func checkLengthDelimited(
-        _ field: WireSchema.Field,
+        _ schema: WireSchema,
+        _ index: Int,
         from start: Int,
         to end: Int,
         depth: Int,
         tagOffset: Int
     ) throws(ValidationFailure) {
-        switch field.kind {
+        switch schema.kinds[index] {
         case .bytes:
             return
         case .string:
@@ -120,26 +134,27 @@ private struct Walker {
                 let what = problem.isNUL ? "NUL character" : "invalid UTF-8"
                 throw ValidationFailure(
                     code: .invalidString,
-                    reason: "field \(field.label): \(what) at offset \(problem.offset)"
+                    reason: "field \(schema.fields[index].label): \(what) at offset \(problem.offset)"
                 )
             }
         case .message(let child):
             guard depth < maxNestingDepth else {
                 throw ValidationFailure(
                     code: .tooDeep,
-                    reason: "field \(field.label): messages nest deeper than \(maxNestingDepth) levels at offset \(start)"
+                    reason: "field \(schema.fields[index].label): messages nest deeper than "
+                        + "\(maxNestingDepth) levels at offset \(start)"
                 )
             }
             do {
                 try checkMessage(child, from: start, to: end, depth: depth + 1)
             } catch {
-                throw error.inField(field.label)
+                throw error.inField(schema.fields[index].label)
             }
         case .varint, .fixed32, .fixed64:
-            guard field.repeated else {
-                throw wrongWireType(field, found: 2, at: tagOffset)
+            guard schema.repeated[index] else {
+                throw wrongWireType(schema.fields[index], found: 2, at: tagOffset)
             }
-            try checkPacked(field, from: start, to: end)
+            try checkPacked(schema.fields[index], from: start, to: end)
         }
     }
 
@@ -161,17 +176,23 @@ private struct Walker {
         }
     }
 
-    private func expect(_ field: WireSchema.Field?, wireType: Int, at offset: Int) throws(ValidationFailure) {
-        guard let field else { return }
+    @inline(__always)
+    private func expect(
+        _ schema: WireSchema,
+        _ index: Int?,
+        wireType: Int,
+        at offset: Int
+    ) throws(ValidationFailure) {
+        guard let index else { return }
         let expected: Int? =
-            switch field.kind {
+            switch schema.kinds[index] {
             case .varint: 0
             case .fixed64: 1
             case .fixed32: 5
             case .string, .bytes, .message: nil
             }
         if expected != wireType {
-            throw wrongWireType(field, found: wireType, at: offset)
+            throw wrongWireType(schema.fields[index], found: wireType, at: offset)
         }
     }
 

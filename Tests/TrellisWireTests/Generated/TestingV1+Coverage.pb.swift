@@ -241,9 +241,9 @@ extension TestingV1.Scalars {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Testing__V1__Scalars
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Testing__V1__Scalars> {
         let c = arena.allocate(Trellis__Testing__V1__Scalars.self)
         try _fill(c, arena: &arena)
         return c
@@ -419,14 +419,44 @@ extension TestingV1.Collections {
                 .init(number: 5, name: "items", kind: .message(TestingV1.Scalars._wireSchema), repeated: true),
                 .init(number: 6, name: "flags", kind: .varint, repeated: true),
                 .init(number: 7, name: "doubles", kind: .fixed64, repeated: true),
-                .init(number: 8, name: "labels", kind: .message(TestingV1.Collections._LabelsEntryWireSchema), repeated: true),
-                .init(number: 9, name: "by_id", kind: .message(TestingV1.Collections._ByIdEntryWireSchema), repeated: true),
-                .init(number: 10, name: "by_flag", kind: .message(TestingV1.Collections._ByFlagEntryWireSchema), repeated: true),
-                .init(number: 11, name: "blobs_by_id", kind: .message(TestingV1.Collections._BlobsByIdEntryWireSchema), repeated: true),
-                .init(number: 12, name: "inner", kind: .message(TestingV1.Collections.Inner._wireSchema), repeated: false),
+                .init(
+                    number: 8,
+                    name: "labels",
+                    kind: .message(TestingV1.Collections._LabelsEntryWireSchema),
+                    repeated: true
+                ),
+                .init(
+                    number: 9,
+                    name: "by_id",
+                    kind: .message(TestingV1.Collections._ByIdEntryWireSchema),
+                    repeated: true
+                ),
+                .init(
+                    number: 10,
+                    name: "by_flag",
+                    kind: .message(TestingV1.Collections._ByFlagEntryWireSchema),
+                    repeated: true
+                ),
+                .init(
+                    number: 11,
+                    name: "blobs_by_id",
+                    kind: .message(TestingV1.Collections._BlobsByIdEntryWireSchema),
+                    repeated: true
+                ),
+                .init(
+                    number: 12,
+                    name: "inner",
+                    kind: .message(TestingV1.Collections.Inner._wireSchema),
+                    repeated: false
+                ),
                 .init(number: 13, name: "word", kind: .string, repeated: false),
                 .init(number: 14, name: "number", kind: .varint, repeated: false),
-                .init(number: 15, name: "inner_choice", kind: .message(TestingV1.Collections.Inner._wireSchema), repeated: false),
+                .init(
+                    number: 15,
+                    name: "inner_choice",
+                    kind: .message(TestingV1.Collections.Inner._wireSchema),
+                    repeated: false
+                ),
                 .init(number: 16, name: "raw", kind: .bytes, repeated: false),
                 .init(number: 17, name: "hue", kind: .varint, repeated: false),
                 .init(number: 18, name: "default", kind: .string, repeated: false),
@@ -464,7 +494,9 @@ extension TestingV1.Collections {
             self.blobs = (0..<c.pointee.n_blobs).map { i in wireBytes(items[i]) }
         }
         if let items = c.pointee.colors, c.pointee.n_colors > 0 {
-            self.colors = (0..<c.pointee.n_colors).map { i in TestingV1.Color(rawValue: Int32(truncatingIfNeeded: items[i].rawValue)) }
+            self.colors = (0..<c.pointee.n_colors).map { i in
+                TestingV1.Color(rawValue: Int32(truncatingIfNeeded: items[i].rawValue))
+            }
         }
         if let items = c.pointee.items, c.pointee.n_items > 0 {
             self.items = (0..<c.pointee.n_items).map { i in TestingV1.Scalars(_unpacked: items[i]!) }
@@ -489,7 +521,8 @@ extension TestingV1.Collections {
             var map = [Int32: TestingV1.Scalars](minimumCapacity: count)
             for i in 0..<count {
                 let entry = items[i]!
-                map[entry.pointee.key] = entry.pointee.value.map { TestingV1.Scalars(_unpacked: $0) } ?? TestingV1.Scalars()
+                map[entry.pointee.key] =
+                    entry.pointee.value.map { TestingV1.Scalars(_unpacked: $0) } ?? TestingV1.Scalars()
             }
             self.byId = map
         }
@@ -498,7 +531,8 @@ extension TestingV1.Collections {
             var map = [Bool: TestingV1.Color](minimumCapacity: count)
             for i in 0..<count {
                 let entry = items[i]!
-                map[entry.pointee.key != 0] = TestingV1.Color(rawValue: Int32(truncatingIfNeeded: entry.pointee.value.rawValue))
+                map[entry.pointee.key != 0] =
+                    TestingV1.Color(rawValue: Int32(truncatingIfNeeded: entry.pointee.value.rawValue))
             }
             self.byFlag = map
         }
@@ -572,7 +606,10 @@ extension TestingV1.Collections {
             c.pointee.colors = items
         }
         if !self.items.isEmpty {
-            let items = arena.allocate(UnsafeMutablePointer<Trellis__Testing__V1__Scalars>?.self, count: self.items.count)
+            let items = arena.allocate(
+                UnsafeMutablePointer<Trellis__Testing__V1__Scalars>?.self,
+                count: self.items.count
+            )
             for (i, value) in self.items.enumerated() {
                 items[i] = try value._filled(in: &arena)
             }
@@ -598,7 +635,10 @@ extension TestingV1.Collections {
         if !self.labels.isEmpty {
             // Sorted by key so that equal maps encode to equal bytes.
             let sorted = self.labels.sorted(by: { $0.key < $1.key })
-            let items = arena.allocate(UnsafeMutablePointer<Trellis__Testing__V1__Collections__LabelsEntry>?.self, count: sorted.count)
+            let items = arena.allocate(
+                UnsafeMutablePointer<Trellis__Testing__V1__Collections__LabelsEntry>?.self,
+                count: sorted.count
+            )
             let entries = arena.allocate(Trellis__Testing__V1__Collections__LabelsEntry.self, count: sorted.count)
             for (i, element) in sorted.enumerated() {
                 let entry = entries + i
@@ -615,7 +655,10 @@ extension TestingV1.Collections {
         if !self.byId.isEmpty {
             // Sorted by key so that equal maps encode to equal bytes.
             let sorted = self.byId.sorted(by: { $0.key < $1.key })
-            let items = arena.allocate(UnsafeMutablePointer<Trellis__Testing__V1__Collections__ByIdEntry>?.self, count: sorted.count)
+            let items = arena.allocate(
+                UnsafeMutablePointer<Trellis__Testing__V1__Collections__ByIdEntry>?.self,
+                count: sorted.count
+            )
             let entries = arena.allocate(Trellis__Testing__V1__Collections__ByIdEntry.self, count: sorted.count)
             for (i, element) in sorted.enumerated() {
                 let entry = entries + i
@@ -630,13 +673,17 @@ extension TestingV1.Collections {
         if !self.byFlag.isEmpty {
             // Sorted by key so that equal maps encode to equal bytes.
             let sorted = self.byFlag.sorted(by: { !$0.key && $1.key })
-            let items = arena.allocate(UnsafeMutablePointer<Trellis__Testing__V1__Collections__ByFlagEntry>?.self, count: sorted.count)
+            let items = arena.allocate(
+                UnsafeMutablePointer<Trellis__Testing__V1__Collections__ByFlagEntry>?.self,
+                count: sorted.count
+            )
             let entries = arena.allocate(Trellis__Testing__V1__Collections__ByFlagEntry.self, count: sorted.count)
             for (i, element) in sorted.enumerated() {
                 let entry = entries + i
                 trellis__testing__v1__collections__by_flag_entry__init(entry)
                 entry.pointee.key = element.key ? 1 : 0
-                entry.pointee.value = Trellis__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: element.value.rawValue))
+                entry.pointee.value =
+                    Trellis__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: element.value.rawValue))
                 items[i] = entry
             }
             c.pointee.n_by_flag = sorted.count
@@ -645,7 +692,10 @@ extension TestingV1.Collections {
         if !self.blobsById.isEmpty {
             // Sorted by key so that equal maps encode to equal bytes.
             let sorted = self.blobsById.sorted(by: { $0.key < $1.key })
-            let items = arena.allocate(UnsafeMutablePointer<Trellis__Testing__V1__Collections__BlobsByIdEntry>?.self, count: sorted.count)
+            let items = arena.allocate(
+                UnsafeMutablePointer<Trellis__Testing__V1__Collections__BlobsByIdEntry>?.self,
+                count: sorted.count
+            )
             let entries = arena.allocate(Trellis__Testing__V1__Collections__BlobsByIdEntry.self, count: sorted.count)
             for (i, element) in sorted.enumerated() {
                 let entry = entries + i
@@ -686,9 +736,9 @@ extension TestingV1.Collections {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Testing__V1__Collections
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Testing__V1__Collections> {
         let c = arena.allocate(Trellis__Testing__V1__Collections.self)
         try _fill(c, arena: &arena)
         return c
@@ -763,7 +813,12 @@ extension TestingV1.Collections.Inner {
             messageName: protoName,
             fields: [
                 .init(number: 1, name: "name", kind: .string, repeated: false),
-                .init(number: 2, name: "nested", kind: .message(TestingV1.Collections.Inner.Nested._wireSchema), repeated: false),
+                .init(
+                    number: 2,
+                    name: "nested",
+                    kind: .message(TestingV1.Collections.Inner.Nested._wireSchema),
+                    repeated: false
+                ),
             ]
         )
 
@@ -775,7 +830,10 @@ extension TestingV1.Collections.Inner {
             throw WireDecodingError.unpackFailed(Self.protoName, byteCount: bytes.count)
         }
         defer { protobuf_c_message_free_unpacked(base, nil) }
-        self.init(_unpacked: UnsafeRawPointer(base).assumingMemoryBound(to: Trellis__Testing__V1__Collections__Inner.self))
+        let message = UnsafeRawPointer(base).assumingMemoryBound(
+            to: Trellis__Testing__V1__Collections__Inner.self
+        )
+        self.init(_unpacked: message)
     }
 
     public func encode(appendingTo buffer: inout [UInt8]) throws(WireEncodingError) {
@@ -820,9 +878,9 @@ extension TestingV1.Collections.Inner {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Testing__V1__Collections__Inner
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Testing__V1__Collections__Inner> {
         let c = arena.allocate(Trellis__Testing__V1__Collections__Inner.self)
         try _fill(c, arena: &arena)
         return c
@@ -857,7 +915,10 @@ extension TestingV1.Collections.Inner.Nested {
             throw WireDecodingError.unpackFailed(Self.protoName, byteCount: bytes.count)
         }
         defer { protobuf_c_message_free_unpacked(base, nil) }
-        self.init(_unpacked: UnsafeRawPointer(base).assumingMemoryBound(to: Trellis__Testing__V1__Collections__Inner__Nested.self))
+        let message = UnsafeRawPointer(base).assumingMemoryBound(
+            to: Trellis__Testing__V1__Collections__Inner__Nested.self
+        )
+        self.init(_unpacked: message)
     }
 
     public func encode(appendingTo buffer: inout [UInt8]) throws(WireEncodingError) {
@@ -892,14 +953,15 @@ extension TestingV1.Collections.Inner.Nested {
     ) throws(WireEncodingError) {
         trellis__testing__v1__collections__inner__nested__init(c)
         c.pointee.depth = self.depth
-        c.pointee.shade = Trellis__Testing__V1__Collections__Inner__Shade(rawValue: .init(truncatingIfNeeded: self.shade.rawValue))
+        c.pointee.shade =
+            Trellis__Testing__V1__Collections__Inner__Shade(rawValue: .init(truncatingIfNeeded: self.shade.rawValue))
     }
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Testing__V1__Collections__Inner__Nested
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Testing__V1__Collections__Inner__Nested> {
         let c = arena.allocate(Trellis__Testing__V1__Collections__Inner__Nested.self)
         try _fill(c, arena: &arena)
         return c
