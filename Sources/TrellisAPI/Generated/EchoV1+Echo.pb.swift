@@ -96,9 +96,9 @@ extension EchoV1.EchoRequest {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Echo__V1__EchoRequest
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Echo__V1__EchoRequest> {
         let c = arena.allocate(Trellis__Echo__V1__EchoRequest.self)
         try _fill(c, arena: &arena)
         return c
@@ -181,9 +181,9 @@ extension EchoV1.EchoResponse {
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
     @_spi(TrellisGenerated)
-    public func _filled(in arena: inout WireArena) throws(WireEncodingError) -> UnsafeMutablePointer<
-        Trellis__Echo__V1__EchoResponse
-    > {
+    public func _filled(
+        in arena: inout WireArena
+    ) throws(WireEncodingError) -> UnsafeMutablePointer<Trellis__Echo__V1__EchoResponse> {
         let c = arena.allocate(Trellis__Echo__V1__EchoResponse.self)
         try _fill(c, arena: &arena)
         return c
