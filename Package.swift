@@ -70,12 +70,16 @@ let package = Package(
         ),
         .target(
             name: "TrellisAgent",
-            dependencies: ["TrellisAPI", "TrellisCommandLine", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
+            dependencies: [
+                "TrellisAPI", "TrellisCommandLine", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "TrellisCLI",
-            dependencies: ["TrellisAPI", "TrellisCommandLine", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
+            dependencies: [
+                "TrellisAPI", "TrellisCommandLine", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire",
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -107,7 +111,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TrellisRPCTests",
-            dependencies: ["TrellisAPI", "TrellisEcho", "TrellisRPC", "TrellisTestSupport", "TrellisTLS", "TrellisWire"],
+            dependencies: [
+                "TrellisAPI", "TrellisEcho", "TrellisRPC", "TrellisTestSupport", "TrellisTLS", "TrellisWire",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

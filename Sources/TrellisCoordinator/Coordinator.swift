@@ -91,10 +91,12 @@ public final class Coordinator: Sendable {
             let boundAgent = try await agent.start()
             addresses.withLock { $0 = (boundAPI, boundAgent) }
             servers = [api, agent]
-            logger.info("ready", [
-                "api.address": boundAPI.description, "agent.address": boundAgent.description,
-                "data": directory.path, "mode": options.dev ? "dev" : "production",
-            ])
+            logger.info(
+                "ready",
+                [
+                    "api.address": boundAPI.description, "agent.address": boundAgent.description,
+                    "data": directory.path, "mode": options.dev ? "dev" : "production",
+                ])
         } catch {
             await group.shutdown()
             throw error

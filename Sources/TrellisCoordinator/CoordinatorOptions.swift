@@ -81,7 +81,9 @@ public struct CoordinatorOptions: Sendable {
         if let value = try scanner.value("--handshake-timeout") {
             limits.handshakeTimeout = try Self.seconds(value, "--handshake-timeout")
         }
-        if let value = try scanner.value("--idle-timeout") { limits.idleTimeout = try Self.seconds(value, "--idle-timeout") }
+        if let value = try scanner.value("--idle-timeout") {
+            limits.idleTimeout = try Self.seconds(value, "--idle-timeout")
+        }
         if let value = try scanner.value("--drain-timeout") {
             limits.drainTimeout = try Self.seconds(value, "--drain-timeout")
         }
@@ -97,12 +99,16 @@ public struct CoordinatorOptions: Sendable {
     }
 
     private static func integer(_ text: String, _ flag: String, min: Int) throws(UsageError) -> Int {
-        guard let value = Int(text), value >= min else { throw UsageError("\(flag): expected a whole number ≥ \(min), got \(text)") }
+        guard let value = Int(text), value >= min else {
+            throw UsageError("\(flag): expected a whole number ≥ \(min), got \(text)")
+        }
         return value
     }
 
     private static func seconds(_ text: String, _ flag: String) throws(UsageError) -> Duration {
-        guard let value = Double(text), value > 0 else { throw UsageError("\(flag): expected seconds > 0, got \(text)") }
+        guard let value = Double(text), value > 0 else {
+            throw UsageError("\(flag): expected seconds > 0, got \(text)")
+        }
         return .milliseconds(Int64(value * 1000))
     }
 }

@@ -188,8 +188,9 @@ struct BadInputTests {
 
         // A real call on the same connection still works.
         try raw.send(frame: WireV1.Frame(streamId: 9, kind: .open(WireV1.Open(method: EchoV1.EchoService.echo.path))))
-        try raw.send(frame: WireV1.Frame(
-            streamId: 9, kind: .message(WireV1.Message(data: try EchoV1.EchoRequest(payload: [7]).encoded()))))
+        try raw.send(
+            frame: WireV1.Frame(
+                streamId: 9, kind: .message(WireV1.Message(data: try EchoV1.EchoRequest(payload: [7]).encoded()))))
         try raw.send(frame: WireV1.Frame(streamId: 9, kind: .halfClose(WireV1.HalfClose())))
         let answer = try #require(try raw.readFrame(onStream: 9))
         guard case .message(let message) = answer.kind else {

@@ -97,11 +97,13 @@ struct CallShapeTests {
         let method = MethodDescriptor<EchoV1.EchoRequest, EchoV1.EchoResponse>(
             service: "test.Errors", method: "Fail", kind: .unary)
         let server = try await TestRPCServer.start { router in
-            router.register(method, unary: { _, _ in
-                throw RPCError(
-                    .failedPrecondition, "test: not now",
-                    details: [RPCError.detail(reason: "CYCLE", subject: "spec.resources.a", description: "a -> a")])
-            })
+            router.register(
+                method,
+                unary: { _, _ in
+                    throw RPCError(
+                        .failedPrecondition, "test: not now",
+                        details: [RPCError.detail(reason: "CYCLE", subject: "spec.resources.a", description: "a -> a")])
+                })
         }
         let client = try server.makeClient()
         let error = try await #require(throws: RPCError.self) {
@@ -138,10 +140,13 @@ struct CallShapeTests {
         let method = MethodDescriptor<EchoV1.EchoRequest, EchoV1.EchoResponse>(
             service: "test.Context", method: "Whoami", kind: .unary)
         let server = try await TestRPCServer.start { router in
-            router.register(method, unary: { _, context in
-                let text = "\(context.bearerToken ?? "-")|\(context.requestID)|\(context.peer.address.hasPrefix("127.0.0.1:"))"
-                return EchoV1.EchoResponse(payload: Array(text.utf8))
-            })
+            router.register(
+                method,
+                unary: { _, context in
+                    let text =
+                        "\(context.bearerToken ?? "-")|\(context.requestID)|\(context.peer.address.hasPrefix("127.0.0.1:"))"
+                    return EchoV1.EchoResponse(payload: Array(text.utf8))
+                })
         }
         var configuration = server.clientConfiguration()
         configuration.setBearerToken("t0ken")

@@ -15,37 +15,43 @@ private let flood = MethodDescriptor<EchoV1.EchoRequest, EchoV1.EchoResponse>(
 private func lifecycleHandlers(_ probe: Probe) -> (inout RPCRouter) -> Void {
     { router in
         // Answers only once `count` calls are waiting at once: proves they are concurrent.
-        router.register(barrier, unary: { request, _ in
-            probe.add("open")
-            probe.raise("peak", to: probe["open"])
-            let ready = await eventually(timeout: .seconds(60), poll: .milliseconds(5)) {
-                probe["peak"] >= Int(request.count)
-            }
-            probe.add("open", -1)
-            guard ready else { throw RPCError(.deadlineExceeded, "test: barrier not reached") }
-            return EchoV1.EchoResponse(payload: request.payload)
-        })
+        router.register(
+            barrier,
+            unary: { request, _ in
+                probe.add("open")
+                probe.raise("peak", to: probe["open"])
+                let ready = await eventually(timeout: .seconds(60), poll: .milliseconds(5)) {
+                    probe["peak"] >= Int(request.count)
+                }
+                probe.add("open", -1)
+                guard ready else { throw RPCError(.deadlineExceeded, "test: barrier not reached") }
+                return EchoV1.EchoResponse(payload: request.payload)
+            })
         // Sends one response, then waits until cancelled.
-        router.register(hang, serverStreaming: { _, writer, _ in
-            probe.add("started")
-            try await writer.write(EchoV1.EchoResponse(sequence: 0))
-            do {
-                while true { try await Task.sleep(for: .milliseconds(10)) }
-            } catch {
-                probe.add("cancelled")
-                throw error
-            }
-        })
+        router.register(
+            hang,
+            serverStreaming: { _, writer, _ in
+                probe.add("started")
+                try await writer.write(EchoV1.EchoResponse(sequence: 0))
+                do {
+                    while true { try await Task.sleep(for: .milliseconds(10)) }
+                } catch {
+                    probe.add("cancelled")
+                    throw error
+                }
+            })
         // Writes 1 KiB responses as fast as the client lets it.
-        router.register(flood, serverStreaming: { _, writer, _ in
-            let payload = [UInt8](repeating: 7, count: 1024)
-            var index: UInt32 = 0
-            while true {
-                try await writer.write(EchoV1.EchoResponse(payload: payload, sequence: index))
-                index += 1
-                probe.set("written", Int(index))
-            }
-        })
+        router.register(
+            flood,
+            serverStreaming: { _, writer, _ in
+                let payload = [UInt8](repeating: 7, count: 1024)
+                var index: UInt32 = 0
+                while true {
+                    try await writer.write(EchoV1.EchoResponse(payload: payload, sequence: index))
+                    index += 1
+                    probe.set("written", Int(index))
+                }
+            })
     }
 }
 
@@ -84,7 +90,9 @@ struct StreamLifecycleTests {
         let client = try server.makeClient()
         let started = ContinuousClock.now
         let error = try await #require(throws: RPCError.self) {
-            try await client.serverStreaming(hang, EchoV1.EchoRequest(), options: CallOptions(timeout: .milliseconds(300))) {
+            try await client.serverStreaming(
+                hang, EchoV1.EchoRequest(), options: CallOptions(timeout: .milliseconds(300))
+            ) {
                 responses in
                 for try await _ in responses {}
             }

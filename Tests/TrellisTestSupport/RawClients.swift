@@ -23,7 +23,9 @@ public final class RawTCPClient {
     public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let written = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
             if written > 0 {
                 offset += written
             } else if errno == EAGAIN {
@@ -57,10 +59,13 @@ public final class RawTLSClient {
     private var closed = false
 
     /// Connects and completes the handshake within `timeout`.
-    public init(address: SocketAddress, tls configuration: TLSClientConfiguration, timeout: Duration = .seconds(10)) throws {
+    public init(
+        address: SocketAddress, tls configuration: TLSClientConfiguration, timeout: Duration = .seconds(10)
+    ) throws {
         fd = try RawSocket.connect(address)
         let context = try TLSContext.client(configuration)
-        tls = try TLSConnection(context: context, fileDescriptor: fd, role: .client, peerDescription: address.description)
+        tls = try TLSConnection(
+            context: context, fileDescriptor: fd, role: .client, peerDescription: address.description)
         let deadline = ContinuousClock.now + timeout
         while true {
             switch tls.handshake() {

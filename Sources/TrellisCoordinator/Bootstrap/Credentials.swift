@@ -23,7 +23,8 @@ public struct Credentials: Sendable {
     /// Dev mode: a CA and a server certificate for localhost and 127.0.0.1 in the data
     /// directory, made on first start and reused after. A server certificate within 30
     /// days of expiry, or not issued by the CA, is replaced.
-    public static func development(in directory: DataDirectory, logger: Logger) throws(CoordinatorError) -> Credentials {
+    public static func development(in directory: DataDirectory, logger: Logger) throws(CoordinatorError) -> Credentials
+    {
         do {
             let authority = try loadOrCreateAuthority(in: directory, logger: logger)
             let identity = try loadOrIssueServerCertificate(authority, in: directory, logger: logger)
@@ -33,7 +34,8 @@ public struct Credentials: Sendable {
         } catch let error as CoordinatorError {
             throw error
         } catch {
-            throw CoordinatorError(.tls, "coordinator: preparing dev credentials in \(directory.path) failed", cause: error)
+            throw CoordinatorError(
+                .tls, "coordinator: preparing dev credentials in \(directory.path) failed", cause: error)
         }
     }
 
@@ -56,7 +58,9 @@ public struct Credentials: Sendable {
             adminToken: token)
     }
 
-    private static func loadOrCreateAuthority(in directory: DataDirectory, logger: Logger) throws -> CertificateAuthority {
+    private static func loadOrCreateAuthority(
+        in directory: DataDirectory, logger: Logger
+    ) throws -> CertificateAuthority {
         if directory.exists(FileName.caCertificate) && directory.exists(FileName.caKey) {
             return try CertificateAuthority(
                 certificatePEM: directory.read(FileName.caCertificate),
@@ -95,7 +99,9 @@ public struct Credentials: Sendable {
         return TLSIdentity(certificateChainPEM: certificatePEM, privateKeyPEM: keyPEM)
     }
 
-    private static func loadOrCreateAdminToken(in directory: DataDirectory, logger: Logger) throws(CoordinatorError) -> String {
+    private static func loadOrCreateAdminToken(
+        in directory: DataDirectory, logger: Logger
+    ) throws(CoordinatorError) -> String {
         if directory.exists(FileName.adminToken) {
             let token = try directory.read(FileName.adminToken).filter { !$0.isWhitespace }
             guard token.count >= 32 else {

@@ -58,7 +58,9 @@ public struct DataDirectory: Sendable {
         var offset = 0
         var failure: CoordinatorError?
         while offset < bytes.count && failure == nil {
-            let written = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            let written = bytes.withUnsafeMutableBytes {
+                Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset)
+            }
             if written >= 0 {
                 offset += written
             } else if errno != EINTR {
@@ -68,7 +70,9 @@ public struct DataDirectory: Sendable {
         bytes.removeAll()
         if failure == nil && fsync(descriptor) != 0 { failure = .system(action, function: "fsync", errno: errno) }
         close(descriptor)
-        if failure == nil && rename(temporary, target) != 0 { failure = .system(action, function: "rename", errno: errno) }
+        if failure == nil && rename(temporary, target) != 0 {
+            failure = .system(action, function: "rename", errno: errno)
+        }
         if let failure {
             unlink(temporary)
             throw failure

@@ -18,7 +18,8 @@ public struct AdminTokenInterceptor: RPCInterceptor {
     public func intercept(_ context: inout ServerCallContext) async throws {
         if exemptPrefixes.contains(where: { context.method.hasPrefix($0) }) { return }
         guard let presented = context.bearerToken else {
-            throw RPCError(.unauthenticated, "auth: \(context.method) needs a bearer token (authorization: Bearer TOKEN)")
+            throw RPCError(
+                .unauthenticated, "auth: \(context.method) needs a bearer token (authorization: Bearer TOKEN)")
         }
         guard Self.constantTimeEqual(Array(presented.utf8), token) else {
             throw RPCError(.unauthenticated, "auth: the bearer token is not valid")

@@ -53,7 +53,8 @@ public final class HealthStatus: Sendable {
 
     /// A stream of `service`'s status, starting with the current one.
     func watch(_ service: String) -> AsyncStream<TrellisV1.ServingStatus>? {
-        let (stream, continuation) = AsyncStream<TrellisV1.ServingStatus>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (stream, continuation) = AsyncStream<TrellisV1.ServingStatus>.makeStream(
+            bufferingPolicy: .bufferingNewest(1))
         let registered = state.withLock { state -> Bool in
             guard let current = state.statuses[service] else { return false }
             let id = state.nextWatcher

@@ -25,7 +25,8 @@ struct ClientCall: Sendable {
         do {
             return try Response(decoding: bytes)
         } catch {
-            throw RPCError(.internal, "rpc: response from \(path) is not a valid \(Response.protoName): \(error.reason)")
+            throw RPCError(
+                .internal, "rpc: response from \(path) is not a valid \(Response.protoName): \(error.reason)")
         }
     }
 }

@@ -72,8 +72,9 @@ actor ClientConnection: TransportDelegate {
             loop.execute {
                 let tls: TLSConnection
                 do {
-                    tls = try TLSConnection(context: context, fileDescriptor: fd, role: .client,
-                                            peerDescription: address.description)
+                    tls = try TLSConnection(
+                        context: context, fileDescriptor: fd, role: .client,
+                        peerDescription: address.description)
                 } catch {
                     Glibc.close(fd)
                     continuation.resume(throwing: RPCError(.unavailable, "\(error)"))
@@ -107,8 +108,9 @@ actor ClientConnection: TransportDelegate {
             self?.assumeIsolated { connection in
                 connection.keepaliveTimer = nil
                 if case .handshaking = connection.transport.state {
-                    connection.transport.abort(TransportError(
-                        .unavailable, "rpc: connecting to \(connection.transport.peer) timed out after \(timeout)"))
+                    connection.transport.abort(
+                        TransportError(
+                            .unavailable, "rpc: connecting to \(connection.transport.peer) timed out after \(timeout)"))
                 }
             }
         }
@@ -155,7 +157,9 @@ actor ClientConnection: TransportDelegate {
             case .accepted(let credit):
                 if let credit { transport.send(Frames.credit(id, bytes: credit)) }
             case .flowControlViolation:
-                fail(id, RPCError(.resourceExhausted, "rpc: server sent beyond the flow-control window"), sendCancel: true)
+                fail(
+                    id, RPCError(.resourceExhausted, "rpc: server sent beyond the flow-control window"),
+                    sendCancel: true)
             case .ignored:
                 break
             }
@@ -176,8 +180,9 @@ actor ClientConnection: TransportDelegate {
             isGoingAway = true
             let code = StatusCode(rawValue: goAway.code)
             for (streamID, _) in streams where streamID > goAway.lastStreamId {
-                fail(streamID, RPCError(.unavailable, "rpc: server did not process the call: \(goAway.message)"),
-                     sendCancel: false)
+                fail(
+                    streamID, RPCError(.unavailable, "rpc: server did not process the call: \(goAway.message)"),
+                    sendCancel: false)
             }
             if code != .ok {
                 logger.debug("server sent GoAway", ["code": code.name, "message": goAway.message])
@@ -205,8 +210,9 @@ actor ClientConnection: TransportDelegate {
             deadlineTimers[id] = loop.scheduleTimer(at: .now + timeout) { [weak self] in
                 self?.assumeIsolated { connection in
                     connection.deadlineTimers[id] = nil
-                    connection.fail(id, RPCError(.deadlineExceeded, "rpc: deadline of \(timeout) exceeded"),
-                                    sendCancel: true)
+                    connection.fail(
+                        id, RPCError(.deadlineExceeded, "rpc: deadline of \(timeout) exceeded"),
+                        sendCancel: true)
                 }
             }
         }
@@ -301,8 +307,10 @@ actor ClientConnection: TransportDelegate {
         guard closedError == nil else { return }
         let now = ContinuousClock.now
         if let pingSentAt, transport.lastReceived < pingSentAt, now - pingSentAt >= limits.keepaliveTimeout {
-            transport.abort(TransportError(
-                .unavailable, "rpc: server \(transport.peer) did not answer a keepalive ping within \(limits.keepaliveTimeout)"))
+            transport.abort(
+                TransportError(
+                    .unavailable,
+                    "rpc: server \(transport.peer) did not answer a keepalive ping within \(limits.keepaliveTimeout)"))
             return
         }
         if pingSentAt != nil && transport.lastReceived >= pingSentAt! { pingSentAt = nil }

@@ -89,7 +89,9 @@ public final class RPCClient: Sendable {
     ///
     /// - Parameter group: the loops to run on; by default the client starts one loop of
     ///   its own and stops it in ``close()``.
-    public init(configuration: Configuration, group: EventLoopGroup? = nil, logger: Logger = Logger(label: "rpc.client"))
+    public init(
+        configuration: Configuration, group: EventLoopGroup? = nil, logger: Logger = Logger(label: "rpc.client")
+    )
         throws
     {
         trellis_ignore_sigpipe()

@@ -11,7 +11,9 @@ public final class EventLoopGroup: Sendable {
     private let next = Atomic<Int>(0)
 
     /// Starts `count` loops named `prefix-0`, `prefix-1`, …
-    public init(loopCount count: Int = EventLoopGroup.defaultLoopCount, namePrefix prefix: String = "loop")
+    public init(
+        loopCount count: Int = EventLoopGroup.defaultLoopCount, namePrefix prefix: String = "loop"
+    )
         throws(RPCSystemError)
     {
         precondition(count > 0, "an event loop group needs at least one loop")

@@ -47,7 +47,8 @@ public struct RPCRouter: Sendable {
     /// writer until the handler returns.
     public mutating func register<Request, Response>(
         _ method: MethodDescriptor<Request, Response>,
-        serverStreaming handler: @escaping @Sendable (Request, RPCResponseWriter<Response>, ServerCallContext)
+        serverStreaming handler:
+            @escaping @Sendable (Request, RPCResponseWriter<Response>, ServerCallContext)
             async throws -> Void
     ) {
         precondition(method.kind == .serverStreaming, "\(method.path) is not a server-streaming method")
@@ -61,7 +62,8 @@ public struct RPCRouter: Sendable {
     /// one response out.
     public mutating func register<Request, Response>(
         _ method: MethodDescriptor<Request, Response>,
-        clientStreaming handler: @escaping @Sendable (RPCRequestStream<Request>, ServerCallContext)
+        clientStreaming handler:
+            @escaping @Sendable (RPCRequestStream<Request>, ServerCallContext)
             async throws -> Response
     ) {
         precondition(method.kind == .clientStreaming, "\(method.path) is not a client-streaming method")
@@ -74,9 +76,10 @@ public struct RPCRouter: Sendable {
     /// Registers a bidirectional handler: requests and responses flow independently.
     public mutating func register<Request, Response>(
         _ method: MethodDescriptor<Request, Response>,
-        bidirectional handler: @escaping @Sendable (
-            RPCRequestStream<Request>, RPCResponseWriter<Response>, ServerCallContext
-        ) async throws -> Void
+        bidirectional handler:
+            @escaping @Sendable (
+                RPCRequestStream<Request>, RPCResponseWriter<Response>, ServerCallContext
+            ) async throws -> Void
     ) {
         precondition(method.kind == .bidirectionalStreaming, "\(method.path) is not a bidirectional method")
         add(method) { call in

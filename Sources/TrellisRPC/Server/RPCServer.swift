@@ -101,7 +101,8 @@ public final class RPCServer: Sendable {
         let fd = try Socket.listen(on: configuration.address)
         guard let bound = Socket.localAddress(of: fd) else {
             close(fd)
-            throw RPCSystemError(function: "getsockname", errno: errno, context: "listening on \(configuration.address)")
+            throw RPCSystemError(
+                function: "getsockname", errno: errno, context: "listening on \(configuration.address)")
         }
         let loop = group.loops[0]
         let listener = Listener(fd: fd, loop: loop, group: group, shared: shared)
@@ -191,8 +192,9 @@ final class Listener: EventHandler, @unchecked Sendable {
                 Glibc.close(clientFD)
                 if !warnedAtLimit {
                     warnedAtLimit = true
-                    shared.logger.warning("connection limit reached; refusing connections",
-                                          ["limit": "\(shared.limits.maxConnections)"])
+                    shared.logger.warning(
+                        "connection limit reached; refusing connections",
+                        ["limit": "\(shared.limits.maxConnections)"])
                 }
                 continue
             }
@@ -211,7 +213,8 @@ final class Listener: EventHandler, @unchecked Sendable {
     private static func adopt(_ fd: Int32, peer: String, on loop: EventLoop, shared: ServerShared) {
         let tls: TLSConnection
         do {
-            tls = try TLSConnection(context: shared.tlsContext, fileDescriptor: fd, role: .server, peerDescription: peer)
+            tls = try TLSConnection(
+                context: shared.tlsContext, fileDescriptor: fd, role: .server, peerDescription: peer)
         } catch {
             shared.logger.warning("tls session could not be created", ["error": "\(error)"])
             Glibc.close(fd)

@@ -38,7 +38,9 @@ struct ServerCall: Sendable {
         do {
             return try Request(decoding: bytes)
         } catch {
-            throw RPCError(.invalidArgument, "rpc: request for \(context.method) is not a valid \(Request.protoName): \(error.reason)")
+            throw RPCError(
+                .invalidArgument,
+                "rpc: request for \(context.method) is not a valid \(Request.protoName): \(error.reason)")
         }
     }
 }

@@ -39,7 +39,9 @@ public struct ServerConfiguration: Sendable {
     public var tls: TLSServerConfiguration
     public var limits: ServerLimits
 
-    public init(name: String, address: SocketAddress, tls: TLSServerConfiguration, limits: ServerLimits = ServerLimits()) {
+    public init(
+        name: String, address: SocketAddress, tls: TLSServerConfiguration, limits: ServerLimits = ServerLimits()
+    ) {
         self.name = name
         self.address = address
         self.tls = tls

@@ -131,8 +131,12 @@ actor ServerConnection: TransportDelegate {
         }
         let limits = shared.limits
         guard streams.count < limits.maxConcurrentStreams else {
-            transport.send(Frames.close(id, RPCError(
-                .resourceExhausted, "rpc: connection has \(limits.maxConcurrentStreams) concurrent streams, the limit")))
+            transport.send(
+                Frames.close(
+                    id,
+                    RPCError(
+                        .resourceExhausted,
+                        "rpc: connection has \(limits.maxConcurrentStreams) concurrent streams, the limit")))
             return
         }
         var metadata: [String: String] = [:]
@@ -142,8 +146,12 @@ actor ServerConnection: TransportDelegate {
             metadata[entry.key] = entry.value
         }
         guard metadataSize <= limits.maxMetadataSize else {
-            transport.send(Frames.close(id, RPCError(
-                .resourceExhausted, "rpc: metadata of \(metadataSize) bytes exceeds the limit of \(limits.maxMetadataSize)")))
+            transport.send(
+                Frames.close(
+                    id,
+                    RPCError(
+                        .resourceExhausted,
+                        "rpc: metadata of \(metadataSize) bytes exceeds the limit of \(limits.maxMetadataSize)")))
             return
         }
         guard let route = shared.router.route(for: open.method) else {
@@ -325,8 +333,10 @@ actor ServerConnection: TransportDelegate {
         let now = ContinuousClock.now
         guard transport.isOpen else {
             if case .handshaking = transport.state, now - transport.createdAt >= limits.handshakeTimeout {
-                transport.abort(TransportError(
-                    .unavailable, "tls: handshake with \(transport.peer) timed out after \(limits.handshakeTimeout)"))
+                transport.abort(
+                    TransportError(
+                        .unavailable, "tls: handshake with \(transport.peer) timed out after \(limits.handshakeTimeout)"
+                    ))
             }
             return
         }

@@ -225,8 +225,9 @@ final class FramedTransport: EventHandler {
             } catch {
                 let code: StatusCode = error.code == .frameTooLarge ? .resourceExhausted : .invalidArgument
                 let message = "\(error) (from \(peer))"
-                close(after: Frames.goAway(lastStream: 0, code: code, message: message),
-                      error: TransportError(code, message))
+                close(
+                    after: Frames.goAway(lastStream: 0, code: code, message: message),
+                    error: TransportError(code, message))
                 return
             }
             guard let frame else { return }

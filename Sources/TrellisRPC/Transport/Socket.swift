@@ -9,8 +9,11 @@ import Glibc
 enum Socket {
     /// A non-blocking listening TCP socket bound to `address`; port 0 picks a free port.
     static func listen(on address: SocketAddress, backlog: Int32 = 1024) throws(RPCSystemError) -> Int32 {
-        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw RPCSystemError(function: "socket", errno: errno, context: "listening on \(address)") }
+        let fd = socket(
+            address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else {
+            throw RPCSystemError(function: "socket", errno: errno, context: "listening on \(address)")
+        }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         let bound = address.withSockAddr { bind(fd, $0, $1) }
@@ -55,8 +58,11 @@ enum Socket {
 
     /// Starts a non-blocking connect. Returns the fd and whether it already completed.
     static func connect(to address: SocketAddress) throws(RPCSystemError) -> (fd: Int32, connected: Bool) {
-        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw RPCSystemError(function: "socket", errno: errno, context: "connecting to \(address)") }
+        let fd = socket(
+            address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else {
+            throw RPCSystemError(function: "socket", errno: errno, context: "connecting to \(address)")
+        }
         setNoDelay(fd)
         let result = address.withSockAddr { Glibc.connect(fd, $0, $1) }
         if result == 0 { return (fd, true) }

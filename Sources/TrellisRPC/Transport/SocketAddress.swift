@@ -30,7 +30,9 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
             var raw = in6_addr()
             withUnsafeMutableBytes(of: &raw) { $0.copyBytes(from: bytes) }
             buffer.withUnsafeMutableBufferPointer { out in
-                _ = out.withMemoryRebound(to: CChar.self) { inet_ntop(AF_INET6, &raw, $0.baseAddress, socklen_t($0.count)) }
+                _ = out.withMemoryRebound(to: CChar.self) {
+                    inet_ntop(AF_INET6, &raw, $0.baseAddress, socklen_t($0.count))
+                }
             }
             return String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
         }

@@ -5,7 +5,9 @@ enum PEMReading {
     /// Reads every certificate in `pem`, in order; at least one must be present.
     ///
     /// The caller frees each returned `X509*` with `X509_free`.
-    static func certificates(_ pem: String, what: String, code: TLSError.Code = .certificate) throws(TLSError)
+    static func certificates(
+        _ pem: String, what: String, code: TLSError.Code = .certificate
+    ) throws(TLSError)
         -> [OpaquePointer]
     {
         try MemoryBIO.withReadable(pem, what: what, code: code) { bio throws(TLSError) in
@@ -30,7 +32,9 @@ enum PEMReading {
     }
 
     /// Reads the first certificate in `pem`. The caller frees it with `X509_free`.
-    static func certificate(_ pem: String, what: String, code: TLSError.Code = .certificate) throws(TLSError)
+    static func certificate(
+        _ pem: String, what: String, code: TLSError.Code = .certificate
+    ) throws(TLSError)
         -> OpaquePointer
     {
         let all = try certificates(pem, what: what, code: code)
@@ -41,7 +45,9 @@ enum PEMReading {
     /// Reads an unencrypted private key. The caller frees it with `EVP_PKEY_free`.
     ///
     /// Encrypted keys are refused rather than prompting for a passphrase on the terminal.
-    static func privateKey(_ pem: String, what: String, code: TLSError.Code = .certificate) throws(TLSError)
+    static func privateKey(
+        _ pem: String, what: String, code: TLSError.Code = .certificate
+    ) throws(TLSError)
         -> OpaquePointer
     {
         try MemoryBIO.withReadable(pem, what: what, code: code) { bio throws(TLSError) in
@@ -54,7 +60,9 @@ enum PEMReading {
     }
 
     /// Reads a PKCS#10 signing request. The caller frees it with `X509_REQ_free`.
-    static func signingRequest(_ pem: String, what: String, code: TLSError.Code = .certificate) throws(TLSError)
+    static func signingRequest(
+        _ pem: String, what: String, code: TLSError.Code = .certificate
+    ) throws(TLSError)
         -> OpaquePointer
     {
         try MemoryBIO.withReadable(pem, what: what, code: code) { bio throws(TLSError) in
