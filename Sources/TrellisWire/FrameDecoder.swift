@@ -86,7 +86,9 @@ public struct FrameDecoder: Sendable {
         }
         readIndex = start + length
         if readIndex == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
+            // Keep a small buffer for the next frames; give a large one back, so that one
+            // big frame does not pin megabytes to an otherwise idle connection.
+            buffer.removeAll(keepingCapacity: buffer.capacity <= 64 << 10)
             readIndex = 0
         }
         switch decoded {

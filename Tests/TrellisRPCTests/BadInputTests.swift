@@ -250,4 +250,75 @@ struct BadInputTests {
         #expect(await eventually { server.server.connectionCount == 0 })
         await server.stop()
     }
+
+    @Test("an oversized frame after an Open names that stream in the GoAway")
+    func goAwayNamesLastStream() async throws {
+        let server = try await TestRPCServer.start()
+        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        try raw.send(frame: WireV1.Frame(streamId: 3, kind: .open(WireV1.Open(method: EchoV1.EchoService.expand.path))))
+        try raw.send(prefix(UInt32.max))
+        let reply = try #require(goAway(in: try raw.readUntilClosed()))
+        #expect(reply.lastStreamId == 3)
+        await server.stop()
+    }
+
+    @Test(
+        "frames on the wrong stream or from the wrong side are connection errors",
+        arguments: [
+            WireV1.Frame(streamId: 3, kind: .ping(WireV1.Ping(payload: 1))),
+            WireV1.Frame(streamId: 0, kind: .message(WireV1.Message(data: [1]))),
+            WireV1.Frame(streamId: 1, kind: .close(WireV1.Close())),
+        ])
+    func misplacedFrames(frame: WireV1.Frame) async throws {
+        let server = try await TestRPCServer.start()
+        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        try raw.send(frame: frame)
+        let reply = try #require(goAway(in: try raw.readUntilClosed()))
+        #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
+        await server.stop()
+    }
+
+    @Test("a Message after HalfClose gets FAILED_PRECONDITION")
+    func messageAfterHalfClose() async throws {
+        let server = try await TestRPCServer.start()
+        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        try raw.send(frame: WireV1.Frame(streamId: 1, kind: .open(WireV1.Open(method: EchoV1.EchoService.chat.path))))
+        try raw.send(frame: WireV1.Frame(streamId: 1, kind: .halfClose(WireV1.HalfClose())))
+        try raw.send(frame: WireV1.Frame(streamId: 1, kind: .message(WireV1.Message(data: []))))
+        var code: StatusCode?
+        while let frame = try raw.readFrame(onStream: 1) {
+            if case .close(let close) = frame.kind {
+                code = StatusCode(rawValue: close.code)
+                break
+            }
+        }
+        // The chat handler may finish first (OK) when it sees the HalfClose; otherwise
+        // the late message is refused.
+        #expect(code == .failedPrecondition || code == .ok)
+        await server.stop()
+    }
+
+    @Test(
+        "metadata that breaks the rules gets INVALID_ARGUMENT",
+        arguments: [
+            [("Authorization", "Bearer x")],
+            [("trellis-internal", "1")],
+            [("authorization", "Bearer a"), ("authorization", "Bearer b")],
+            [("request-id", String(repeating: "r", count: 129))],
+        ])
+    func invalidMetadata(entries: [(String, String)]) async throws {
+        let server = try await TestRPCServer.start()
+        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        let metadata = entries.map { WireV1.MetadataEntry(key: $0.0, value: $0.1) }
+        try raw.send(
+            frame: WireV1.Frame(
+                streamId: 1, kind: .open(WireV1.Open(method: EchoV1.EchoService.echo.path, metadata: metadata))))
+        let reply = try #require(try raw.readFrame(onStream: 1))
+        guard case .close(let close) = reply.kind else {
+            Issue.record("expected Close, got \(reply)")
+            return
+        }
+        #expect(StatusCode(rawValue: close.code) == .invalidArgument)
+        await server.stop()
+    }
 }

@@ -32,8 +32,8 @@ private func lifecycleHandlers(_ probe: Probe) -> (inout RPCRouter) -> Void {
             hang,
             serverStreaming: { _, writer, _ in
                 probe.add("started")
-                try await writer.write(EchoV1.EchoResponse(sequence: 0))
                 do {
+                    try await writer.write(EchoV1.EchoResponse(sequence: 0))
                     while true { try await Task.sleep(for: .milliseconds(10)) }
                 } catch {
                     probe.add("cancelled")

@@ -46,13 +46,16 @@ final class StreamState {
         case accepted(credit: UInt32?)
         /// The peer sent with no window left.
         case flowControlViolation
-        /// The stream no longer takes messages; drop it.
+        /// The peer already said it would send no more.
+        case afterFinish
+        /// The stream ended abruptly; drop it.
         case ignored
     }
 
     /// A message arrived from the peer.
     func deliver(_ bytes: [UInt8]) -> Delivery {
-        guard terminated == nil, !inboundFinished else { return .ignored }
+        guard terminated == nil else { return .ignored }
+        guard !inboundFinished else { return .afterFinish }
         guard receiveWindow > 0 else { return .flowControlViolation }
         receiveWindow -= bytes.count
         if let waiter = receiveWaiter {

@@ -150,6 +150,12 @@ actor ClientConnection: TransportDelegate {
 
     private func handle(_ frame: WireV1.Frame) {
         let id = frame.streamId
+        if let violation = FrameRules.violation(of: frame, receivedBy: .client) {
+            transport.close(
+                after: Frames.goAway(lastStream: 0, code: .invalidArgument, message: violation),
+                error: TransportError(.internal, violation))
+            return
+        }
         switch frame.kind {
         case .message(let message):
             guard let stream = streams[id] else { return }
@@ -160,7 +166,7 @@ actor ClientConnection: TransportDelegate {
                 fail(
                     id, RPCError(.resourceExhausted, "rpc: server sent beyond the flow-control window"),
                     sendCancel: true)
-            case .ignored:
+            case .ignored, .afterFinish:
                 break
             }
         case .close(let close):
@@ -286,7 +292,8 @@ actor ClientConnection: TransportDelegate {
         closedError = failure
         readyWaiter?.resume(throwing: failure)
         readyWaiter = nil
-        for stream in streams.values { stream.terminate(failure) }
+        // Calls the server already closed keep what they received; the rest fail.
+        for stream in streams.values where !stream.inboundFinished { stream.terminate(failure) }
         for timer in deadlineTimers.values { loop.cancelTimer(timer) }
         deadlineTimers = [:]
         if let keepaliveTimer { loop.cancelTimer(keepaliveTimer) }

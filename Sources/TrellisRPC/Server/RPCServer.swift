@@ -137,26 +137,16 @@ public final class RPCServer: Sendable {
         let connections = shared.connections.withLock { Array($0.values) }
         for connection in connections { await connection.beginDrain() }
 
+        // Calls get the drain timeout; then whatever is still open is ended.
         let drainTimeout = shared.limits.drainTimeout
-        let drained = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { [shared] in
-                await shared.waitUntilEmpty()
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(for: drainTimeout)
-                return false
-            }
-            let first = await group.next()!
-            group.cancelAll()
-            return first
-        }
-        if !drained {
+        let enforcer = Task { [shared] in
+            try await Task.sleep(for: drainTimeout)
             let remaining = shared.connections.withLock { Array($0.values) }
             shared.logger.warning("drain timeout passed; cancelling calls", ["connections": "\(remaining.count)"])
             for connection in remaining { await connection.forceClose() }
-            await shared.waitUntilEmpty()
         }
+        await shared.waitUntilEmpty()
+        enforcer.cancel()
         shared.logger.info("stopped")
     }
 }

@@ -80,6 +80,10 @@ actor ServerConnection: TransportDelegate {
     private func handle(_ frame: WireV1.Frame) {
         pingSentAt = nil
         let id = frame.streamId
+        if let violation = FrameRules.violation(of: frame, receivedBy: .server) {
+            protocolError(.invalidArgument, violation)
+            return
+        }
         switch frame.kind {
         case .open(let open):
             handleOpen(id, open)
@@ -93,6 +97,8 @@ actor ServerConnection: TransportDelegate {
                 if let credit { transport.send(Frames.credit(id, bytes: credit)) }
             case .flowControlViolation:
                 end(id, RPCError(.resourceExhausted, "rpc: stream \(id) sent beyond its flow-control window"))
+            case .afterFinish:
+                end(id, RPCError(.failedPrecondition, "rpc: stream \(id) sent a message after HalfClose"))
             case .ignored:
                 break
             }
@@ -101,9 +107,16 @@ actor ServerConnection: TransportDelegate {
                 rejectUnknownStream(id)
                 return
             }
+            if stream.inboundFinished {
+                end(id, RPCError(.failedPrecondition, "rpc: stream \(id) sent HalfClose twice"))
+                return
+            }
             stream.finishInbound()
-        case .cancel, .close:
+        case .cancel:
             end(id, nil)
+        case .close:
+            // FrameRules refuses a Close from a client before it gets here.
+            break
         case .credit(let credit):
             streams[id]?.addCredit(credit.bytes)
         case .ping(let ping):
@@ -125,6 +138,7 @@ actor ServerConnection: TransportDelegate {
             return
         }
         highestStreamID = id
+        transport.lastProcessedStreamID = id
         if draining {
             transport.send(Frames.close(id, RPCError(.unavailable, "rpc: server is shutting down")))
             return
@@ -139,12 +153,15 @@ actor ServerConnection: TransportDelegate {
                         "rpc: connection has \(limits.maxConcurrentStreams) concurrent streams, the limit")))
             return
         }
-        var metadata: [String: String] = [:]
-        var metadataSize = 0
-        for entry in open.metadata {
-            metadataSize += entry.key.utf8.count + entry.value.utf8.count
-            metadata[entry.key] = entry.value
+        let metadata: [String: String]
+        switch CallMetadata.validate(open.metadata) {
+        case .success(let valid):
+            metadata = valid
+        case .failure(let error):
+            transport.send(Frames.close(id, error))
+            return
         }
+        let metadataSize = open.metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
         guard metadataSize <= limits.maxMetadataSize else {
             transport.send(
                 Frames.close(

@@ -75,6 +75,9 @@ final class FramedTransport: EventHandler {
     private var readPaused = false
     private var closeTimer: TimerID?
     weak var delegate: (any TransportDelegate)?
+    /// The highest stream the owner has processed, announced in a GoAway for a framing
+    /// error so that the peer knows which calls may be retried.
+    var lastProcessedStreamID: UInt32 = 0
 
     /// When the last bytes arrived from the peer (or the transport was created).
     private(set) var lastReceived: ContinuousClock.Instant = .now
@@ -226,7 +229,7 @@ final class FramedTransport: EventHandler {
                 let code: StatusCode = error.code == .frameTooLarge ? .resourceExhausted : .invalidArgument
                 let message = "\(error) (from \(peer))"
                 close(
-                    after: Frames.goAway(lastStream: 0, code: code, message: message),
+                    after: Frames.goAway(lastStream: lastProcessedStreamID, code: code, message: message),
                     error: TransportError(code, message))
                 return
             }

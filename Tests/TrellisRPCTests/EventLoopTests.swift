@@ -1,0 +1,102 @@
+import Synchronization
+import Testing
+
+@testable import TrellisRPC
+
+/// Numbers recorded from timer callbacks.
+private final class Fired: Sendable {
+    private let storage = Mutex<[Int]>([])
+    func append(_ value: Int) { storage.withLock { $0.append(value) } }
+    var values: [Int] { storage.withLock { $0 } }
+}
+
+/// An actor that runs on a given event loop.
+private actor OnLoop {
+    nonisolated let loop: EventLoop
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
+    var counter = 0
+
+    init(loop: EventLoop) { self.loop = loop }
+
+    func increment() -> Bool {
+        counter += 1
+        return loop.inEventLoop
+    }
+}
+
+@Suite("Event loops")
+struct EventLoopTests {
+    @Test("timers fire in deadline order and cancelled timers never fire")
+    func timerOrder() async throws {
+        let loop = try EventLoop(name: "timers")
+        let fired = Fired()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                let now = ContinuousClock.now
+                loop.scheduleTimer(at: now + .milliseconds(30)) { fired.append(3) }
+                loop.scheduleTimer(at: now + .milliseconds(10)) { fired.append(1) }
+                let cancelled = loop.scheduleTimer(at: now + .milliseconds(15)) { fired.append(99) }
+                loop.scheduleTimer(at: now + .milliseconds(20)) { fired.append(2) }
+                loop.cancelTimer(cancelled)
+                loop.scheduleTimer(at: now + .milliseconds(40)) { done.resume() }
+            }
+        }
+        #expect(fired.values == [1, 2, 3])
+        await loop.shutdown()
+    }
+
+    @Test("work submitted from many threads all runs on the loop thread")
+    func executeFromManyThreads() async throws {
+        let loop = try EventLoop(name: "execute")
+        let probe = Probe()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<500 {
+                        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                            loop.execute {
+                                if !loop.inEventLoop { probe.add("off loop") }
+                                probe.add("ran")
+                                done.resume()
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(probe["ran"] == 4000)
+        #expect(probe["off loop"] == 0)
+        await loop.shutdown()
+    }
+
+    @Test("an actor whose executor is a loop runs on that loop's thread")
+    func actorIsolation() async throws {
+        let loop = try EventLoop(name: "actor")
+        let actor = OnLoop(loop: loop)
+        var allOnLoop = true
+        for _ in 0..<100 { allOnLoop = await actor.increment() && allOnLoop }
+        #expect(allOnLoop)
+        #expect(await actor.counter == 100)
+        await loop.shutdown()
+    }
+
+    @Test("a task preferring a loop as its executor runs there")
+    func taskExecutorPreference() async throws {
+        let loop = try EventLoop(name: "prefer")
+        let onLoop = await Task(executorPreference: loop) { loop.inEventLoop }.value
+        #expect(onLoop)
+        await loop.shutdown()
+    }
+
+    @Test("backoff delays grow to the maximum and stay within the jitter")
+    func backoff() {
+        var delays = ConnectionBackoff(initial: .milliseconds(100), maximum: .seconds(1), multiplier: 2, jitter: 0.2)
+            .makeIterator()
+        let observed = (0..<8).map { _ in delays.next() }
+        #expect(observed[0] >= .milliseconds(80) && observed[0] <= .milliseconds(120))
+        #expect(observed[1] >= .milliseconds(160) && observed[1] <= .milliseconds(240))
+        for delay in observed[4...] {
+            #expect(delay >= .milliseconds(800) && delay <= .milliseconds(1200))
+        }
+    }
+}
