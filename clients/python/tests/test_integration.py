@@ -280,6 +280,10 @@ def test_sigterm_drains_watch_sees_not_serving_and_new_calls_are_unavailable(fre
     assert "NOT_SERVING" in seen
     assert ended in (None, StatusCode.UNAVAILABLE)
     assert elapsed < 10 + 5  # the drain timeout, with a margin
+    # The GoAway and the watch's end may arrive in either order.
+    until = time.monotonic() + 5
+    while conn.goaway is None and not conn.closed and time.monotonic() < until:
+        time.sleep(0.02)
     goaway = conn.goaway
     assert goaway is not None and goaway[1].code is StatusCode.OK
     assert goaway[0] >= watch.stream_id  # the watch was let finish, not refused
