@@ -315,7 +315,7 @@ def watch(stream):
             stream.send(health_pb2.HealthCheckResponse(status=status).SerializeToString())
             last = status
         if not server.serving:
-            raise RpcFailure(14, "server shutting down")
+            return
         with server.lock:
             server.lock.wait(0.1)
         if stream.done:

@@ -261,7 +261,7 @@ def test_a_frame_above_the_servers_limit_ends_the_connection_and_the_client_reco
 # -- graceful shutdown --------------------------------------------------------------------------
 
 
-def test_sigterm_drains_watch_sees_not_serving_and_new_calls_are_unavailable(fresh_trellisd):
+def test_on_sigterm_watch_sees_not_serving_then_ends_and_new_calls_are_unavailable(fresh_trellisd):
     client = fresh_trellisd.client()
     watch = client.health_watch()
     assert next(watch) == "SERVING"
@@ -277,8 +277,8 @@ def test_sigterm_drains_watch_sees_not_serving_and_new_calls_are_unavailable(fre
         ended = error.code
     elapsed = time.monotonic() - signalled
 
-    assert "NOT_SERVING" in seen
-    assert ended in (None, StatusCode.UNAVAILABLE)
+    assert seen == ["NOT_SERVING"]
+    assert ended is None  # Close{OK} right after NOT_SERVING (docs/protocol.md section 12)
     assert elapsed < 10 + 5  # the drain timeout, with a margin
     # The GoAway and the watch's end may arrive in either order.
     until = time.monotonic() + 5
@@ -291,5 +291,42 @@ def test_sigterm_drains_watch_sees_not_serving_and_new_calls_are_unavailable(fre
     with pytest.raises(RpcError) as error:
         client.health_check(timeout=5)
     assert error.value.code is StatusCode.UNAVAILABLE
+    assert fresh_trellisd.wait(15) is not None, "trellisd did not exit after draining"
+    client.close()
+
+
+def test_while_draining_calls_in_flight_finish_and_a_late_open_is_unavailable(fresh_trellisd):
+    client = fresh_trellisd.client()
+    conn = client.connect()
+    slow = {}
+
+    def call():
+        slow["reply"] = echo(client, b"in flight", delay_ms=1500, timeout=20)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    until = time.monotonic() + 5
+    while conn.active_streams == 0 and time.monotonic() < until:
+        time.sleep(0.01)
+    time.sleep(0.2)  # let the Open reach the server before the signal
+    fresh_trellisd.terminate()
+    until = time.monotonic() + 5
+    while conn.goaway is None and time.monotonic() < until:
+        time.sleep(0.01)
+    assert conn.goaway is not None and conn.goaway[1].code is StatusCode.OK
+
+    # A client should open nothing after GoAway; this one does, to see the server refuse it.
+    with conn._lock:
+        saved, conn._goaway = conn._goaway, None
+    late = conn.open_stream(ECHO + "Echo", client._metadata, 5000, time.monotonic() + 5)
+    with conn._lock:
+        conn._goaway = saved
+    late.send(echo_pb2.EchoRequest(payload=b"late").SerializeToString())
+    late.half_close()
+    assert late.receive() is None
+    assert late.status.code is StatusCode.UNAVAILABLE
+
+    thread.join(20)
+    assert slow["reply"].payload == b"in flight"
     assert fresh_trellisd.wait(15) is not None, "trellisd did not exit after draining"
     client.close()
