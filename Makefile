@@ -63,7 +63,7 @@ test-swift: build
 	$(SWIFT) test --parallel
 
 test-python: build
-	cd clients/python && TRELLISD=$(CURDIR)/.build/debug/trellisd $(PYTHON) -m pytest -q tests
+	cd clients/python && ./gen.sh && TRELLISD=$(CURDIR)/.build/debug/trellisd $(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 lint:
 	$(SWIFT) format lint --strict --recursive --parallel Sources Tests Package.swift

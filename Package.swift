@@ -15,6 +15,13 @@ let package = Package(
         .executable(name: "trellisd", targets: ["trellisd"]),
         .executable(name: "trellis-agent", targets: ["trellis-agent"]),
         .executable(name: "trellis", targets: ["trellis"]),
+        // The runtime, for programs built beside Trellis (bench/swift).
+        .library(name: "TrellisRPC", targets: ["TrellisRPC"]),
+        .library(name: "TrellisAPI", targets: ["TrellisAPI"]),
+        .library(name: "TrellisEcho", targets: ["TrellisEcho"]),
+        .library(name: "TrellisTLS", targets: ["TrellisTLS"]),
+        .library(name: "TrellisWire", targets: ["TrellisWire"]),
+        .library(name: "TrellisLogging", targets: ["TrellisLogging"]),
     ],
     targets: [
         // C shims, one per library.
