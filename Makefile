@@ -11,7 +11,7 @@ SHELL := /bin/bash
 
 SWIFT ?= swift
 PYTHON ?= python3
-DATA ?= .data
+DATA ?= .trellis
 LISTEN ?= 127.0.0.1:7443
 AGENT_LISTEN ?= 127.0.0.1:7444
 

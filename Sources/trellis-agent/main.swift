@@ -1,1 +1,4 @@
-print("trellis-agent")
+import Glibc
+import TrellisAgent
+
+exit(AgentCommand.run(Array(CommandLine.arguments.dropFirst())))

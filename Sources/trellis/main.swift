@@ -1,1 +1,4 @@
-print("trellis")
+import Glibc
+import TrellisCLI
+
+exit(await CLI.run(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+import TrellisRPC
+import TrellisTestSupport
+
+/// Runs a built executable to completion and returns its status and output.
+private func run(_ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let binary = (TrellisdProcess.binaryPath as NSString).deletingLastPathComponent + "/" + name
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+@Suite("trellis health, end to end")
+struct CLIHealthTests {
+    @Test("prints SERVING and exits 0 against a running coordinator")
+    func serving() async throws {
+        let trellisd = try TrellisdProcess(dev: TrellisdProcess.temporaryDataDirectory())
+        defer { trellisd.removeData() }
+        let (api, _) = try await trellisd.waitUntilReady()
+        let result = try run("trellis", ["health", "--server", api.description, "--ca", "\(trellisd.dataDirectory)/ca.pem"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout == "SERVING\n")
+        await trellisd.terminate()
+    }
+
+    @Test("exits 1 naming UNAVAILABLE when nothing listens")
+    func unavailable() async throws {
+        let trellisd = try TrellisdProcess(dev: TrellisdProcess.temporaryDataDirectory())
+        defer { trellisd.removeData() }
+        let (api, _) = try await trellisd.waitUntilReady()
+        await trellisd.terminate()
+        let result = try run("trellis", ["health", "--server", api.description, "--ca", "\(trellisd.dataDirectory)/ca.pem"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("UNAVAILABLE"))
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("exits 2 with usage for an unknown command or option")
+    func usage() throws {
+        for arguments in [["frobnicate"], ["health", "--bogus"]] {
+            let result = try run("trellis", arguments)
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("usage: trellis"))
+        }
+    }
+}
