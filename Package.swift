@@ -107,6 +107,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TrellisLoggingTests",
+            dependencies: ["TrellisLogging", "TrellisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TrellisWireTests",
             dependencies: ["TrellisAPI", "TrellisWire"],
             swiftSettings: swiftSettings

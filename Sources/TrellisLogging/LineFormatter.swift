@@ -29,26 +29,19 @@ enum LineFormatter {
     }
 
     static func quoted(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u{\(String(scalar.value, radix: 16))}"
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        escaped(value) { "\\u{\(String($0, radix: 16))}" }
     }
 
     static func jsonString(_ value: String) -> String {
+        escaped(value) { code in
+            let hex = String(code, radix: 16)
+            return "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        }
+    }
+
+    /// `value` in double quotes with quotes, backslashes and control characters escaped;
+    /// `control` spells the control characters without a short escape.
+    private static func escaped(_ value: String, control: (UInt32) -> String) -> String {
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
@@ -59,8 +52,7 @@ enum LineFormatter {
             case "\t": out += "\\t"
             default:
                 if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    out += control(scalar.value)
                 } else {
                     out.unicodeScalars.append(scalar)
                 }

@@ -27,7 +27,8 @@ struct CLIHealthTests {
         let trellisd = try TrellisdProcess(dev: TrellisdProcess.temporaryDataDirectory())
         defer { trellisd.removeData() }
         let (api, _) = try await trellisd.waitUntilReady()
-        let result = try run("trellis", ["health", "--server", api.description, "--ca", "\(trellisd.dataDirectory)/ca.pem"])
+        let result = try run(
+            "trellis", ["health", "--server", api.description, "--ca", "\(trellisd.dataDirectory)/ca.pem"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stdout == "SERVING\n")
         await trellisd.terminate()
@@ -39,7 +40,8 @@ struct CLIHealthTests {
         defer { trellisd.removeData() }
         let (api, _) = try await trellisd.waitUntilReady()
         await trellisd.terminate()
-        let result = try run("trellis", ["health", "--server", api.description, "--ca", "\(trellisd.dataDirectory)/ca.pem"])
+        let result = try run(
+            "trellis", ["health", "--server", api.description, "--ca", "\(trellisd.dataDirectory)/ca.pem"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("UNAVAILABLE"))
         #expect(result.stdout.isEmpty)

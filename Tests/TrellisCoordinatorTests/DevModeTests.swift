@@ -34,10 +34,12 @@ struct DevModeTests {
 
         let files = try FileManager.default.contentsOfDirectory(atPath: trellisd.dataDirectory)
         #expect(Set(files).isSuperset(of: ["ca.pem", "ca.key", "admin.token", "server.pem", "server.key"]))
-        let tokenMode = try FileManager.default.attributesOfItem(atPath: "\(trellisd.dataDirectory)/admin.token")[
-            .posixPermissions] as? Int
+        let tokenMode =
+            try FileManager.default.attributesOfItem(atPath: "\(trellisd.dataDirectory)/admin.token")[
+                .posixPermissions] as? Int
         #expect(tokenMode == 0o600)
-        let caInfo = try CertificateInfo(pem: String(contentsOfFile: "\(trellisd.dataDirectory)/ca.pem", encoding: .utf8))
+        let caInfo = try CertificateInfo(
+            pem: String(contentsOfFile: "\(trellisd.dataDirectory)/ca.pem", encoding: .utf8))
         #expect(caInfo.isCA)
         let serverInfo = try CertificateInfo(
             pem: String(contentsOfFile: "\(trellisd.dataDirectory)/server.pem", encoding: .utf8))
@@ -66,7 +68,8 @@ struct DevModeTests {
         let after = try files.map { try String(contentsOfFile: "\(directory)/\($0)", encoding: .utf8) }
         #expect(before == after)
         let health = try client(of: api, dataDirectory: directory)
-        #expect(try await health.unary(TrellisV1.HealthService.check, TrellisV1.HealthCheckRequest()).status == .serving)
+        #expect(
+            try await health.unary(TrellisV1.HealthService.check, TrellisV1.HealthCheckRequest()).status == .serving)
         await health.close()
         #expect(await second.terminate() == 0)
     }
@@ -111,7 +114,8 @@ struct DevModeTests {
             privateKeyPEM: String(contentsOfFile: "\(directory)/ca.key", encoding: .utf8))
         let issued = try authority.issueClientCertificate(commonName: "agent-test.local")
         let member = try client(of: agent, dataDirectory: directory, identity: issued.identity())
-        #expect(try await member.unary(TrellisV1.HealthService.check, TrellisV1.HealthCheckRequest()).status == .serving)
+        #expect(
+            try await member.unary(TrellisV1.HealthService.check, TrellisV1.HealthCheckRequest()).status == .serving)
         await member.close()
         await trellisd.terminate()
     }
@@ -122,7 +126,8 @@ struct DevModeTests {
         defer { trellisd.removeData() }
         let (api, _) = try await trellisd.waitUntilReady()
         let watcher = try client(of: api, dataDirectory: trellisd.dataDirectory)
-        let statuses = try await watcher.serverStreaming(TrellisV1.HealthService.watch, TrellisV1.HealthCheckRequest()) {
+        let statuses = try await watcher.serverStreaming(TrellisV1.HealthService.watch, TrellisV1.HealthCheckRequest())
+        {
             responses in
             var seen: [TrellisV1.ServingStatus] = []
             for try await response in responses {
@@ -136,11 +141,13 @@ struct DevModeTests {
         await watcher.close()
     }
 
-    @Test("bad flags exit 2 with a message naming the problem", arguments: [
-        (["--data", "/tmp/x"], "--tls-cert"),
-        (["--dev", "--listen", "nowhere"], "nowhere"),
-        (["--dev", "--bogus"], "--bogus"),
-    ])
+    @Test(
+        "bad flags exit 2 with a message naming the problem",
+        arguments: [
+            (["--data", "/tmp/x"], "--tls-cert"),
+            (["--dev", "--listen", "nowhere"], "nowhere"),
+            (["--dev", "--bogus"], "--bogus"),
+        ])
     func badFlags(arguments: [String], mentions: String) async throws {
         let trellisd = try TrellisdProcess(arguments: arguments, dataDirectory: "/nonexistent")
         let status = await trellisd.waitForExit()

@@ -51,7 +51,9 @@ public final class TrellisdProcess: @unchecked Sendable {
     }
 
     /// Starts `trellisd --dev` on free loopback ports.
-    public convenience init(dev dataDirectory: String = TrellisdProcess.temporaryDataDirectory(), extra: [String] = [])
+    public convenience init(
+        dev dataDirectory: String = TrellisdProcess.temporaryDataDirectory(), extra: [String] = []
+    )
         throws
     {
         try self.init(
@@ -64,7 +66,9 @@ public final class TrellisdProcess: @unchecked Sendable {
     public var log: String { output.text }
 
     /// Waits for the `ready` line and returns the API and agent addresses.
-    public func waitUntilReady(timeout: Duration = .seconds(30)) async throws -> (api: SocketAddress, agent: SocketAddress) {
+    public func waitUntilReady(
+        timeout: Duration = .seconds(30)
+    ) async throws -> (api: SocketAddress, agent: SocketAddress) {
         var found: (SocketAddress, SocketAddress)?
         _ = try await eventually(timeout: timeout) {
             guard let line = log.split(separator: "\n").first(where: { $0.contains("msg=\"ready\"") }) else {
