@@ -66,6 +66,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Running dependency graphs of steps: ordering, parallelism, failure isolation.
+        .target(name: "TrellisEngine", swiftSettings: swiftSettings),
+
         // The processes' libraries.
         .target(
             name: "TrellisCoordinator",
@@ -104,6 +107,11 @@ let package = Package(
             name: "TrellisTestSupport",
             dependencies: ["TrellisEcho", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
             path: "Tests/TrellisTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisEngineTests",
+            dependencies: ["TrellisEngine", "TrellisTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

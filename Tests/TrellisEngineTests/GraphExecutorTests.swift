@@ -1,0 +1,171 @@
+import Synchronization
+import Testing
+import TrellisEngine
+
+/// What a run's steps did, recorded from many tasks at once.
+private final class Recorder: Sendable {
+    struct State {
+        var starts: [String: ContinuousClock.Instant] = [:]
+        var ends: [String: ContinuousClock.Instant] = [:]
+        var running: [String: Int] = [:]
+        var peak: [String: Int] = [:]
+        var order: [String] = []
+        var events: [ExecutionEvent] = []
+    }
+
+    let state = Mutex(State())
+
+    func begin(_ id: String, group: String) {
+        state.withLock { state in
+            state.starts[id] = .now
+            state.running[group, default: 0] += 1
+            state.running["*", default: 0] += 1
+            state.peak[group] = max(state.peak[group, default: 0], state.running[group]!)
+            state.peak["*"] = max(state.peak["*", default: 0], state.running["*"]!)
+        }
+    }
+
+    func end(_ id: String, group: String) {
+        state.withLock { state in
+            state.ends[id] = .now
+            state.running[group]! -= 1
+            state.running["*"]! -= 1
+            state.order.append(id)
+        }
+    }
+
+    func record(_ event: ExecutionEvent) { state.withLock { $0.events.append(event) } }
+
+    var snapshot: State { state.withLock { $0 } }
+}
+
+private func sleepingStep(
+    _ recorder: Recorder, delay: Duration = .milliseconds(20)
+)
+    -> @Sendable (WorkItem, Int) async throws -> Void
+{
+    { item, _ in
+        recorder.begin(item.id, group: item.group)
+        try await Task.sleep(for: delay)
+        recorder.end(item.id, group: item.group)
+    }
+}
+
+private func item(_ id: String, _ dependencies: [String] = [], group: String = "noop") -> WorkItem {
+    WorkItem(id: id, dependencies: dependencies, group: group)
+}
+
+@Suite("Running dependency graphs")
+struct GraphExecutorTests {
+    @Test("an item starts only after everything it depends on has finished")
+    func ordering() async {
+        let recorder = Recorder()
+        let items = [item("c", ["b"]), item("b", ["a"]), item("a"), item("d", ["a", "c"])]
+        let report = await GraphExecutor().run(items, step: sleepingStep(recorder))
+        #expect(report.allSucceeded)
+        let state = recorder.snapshot
+        #expect(state.order == ["a", "b", "c", "d"])
+        #expect(state.starts["b"]! >= state.ends["a"]!)
+        #expect(state.starts["d"]! >= state.ends["c"]!)
+    }
+
+    @Test("independent items run at the same time")
+    func parallelism() async {
+        let recorder = Recorder()
+        var limits = ExecutionLimits()
+        limits.defaultPerGroup = 64
+        let items = (0..<40).map { item("r\($0)") }
+        let report = await GraphExecutor(limits: limits).run(
+            items, step: sleepingStep(recorder, delay: .milliseconds(100)))
+        #expect(report.allSucceeded)
+        #expect(recorder.snapshot.peak["*"] == 40)
+    }
+
+    @Test("the overall and per-group limits hold")
+    func limits() async {
+        var limits = ExecutionLimits()
+        limits.maxConcurrent = 5
+        limits.perGroup = ["db": 2]
+        let recorder = Recorder()
+        let items = (0..<10).map { item("db\($0)", group: "db") } + (0..<10).map { item("f\($0)", group: "file") }
+        let report = await GraphExecutor(limits: limits).run(items, step: sleepingStep(recorder))
+        #expect(report.allSucceeded)
+        let peak = recorder.snapshot.peak
+        #expect(peak["db"] == 2)
+        #expect(peak["*"] == 5)
+    }
+
+    @Test("a failure blocks its dependents and lets independent branches finish")
+    func failureIsolation() async {
+        let recorder = Recorder()
+        let items = [item("a"), item("b", ["a"]), item("c", ["b"]), item("d"), item("e", ["d"])]
+        let report = await GraphExecutor().run(
+            items,
+            step: { work, _ in
+                if work.id == "a" { throw StepError("disk full") }
+                try await sleepingStep(recorder)(work, 1)
+            },
+            events: { recorder.record($0) })
+        #expect(report.failed == ["a"])
+        #expect(report.blocked == ["b", "c"])
+        #expect(report.succeeded == ["d", "e"])
+        #expect(report.outcomes["a"] == .failed(message: "disk full", attempts: 1))
+        #expect(report.outcomes["c"] == .blocked(dependency: "a"))
+        #expect(recorder.snapshot.starts["b"] == nil)
+        #expect(recorder.snapshot.events.contains(.blocked(id: "c", dependency: "a")))
+    }
+
+    @Test("retryable failures are retried with backoff; others fail at once")
+    func retries() async {
+        var limits = ExecutionLimits()
+        limits.maxAttempts = 3
+        limits.initialBackoff = .milliseconds(10)
+        let recorder = Recorder()
+        let report = await GraphExecutor(limits: limits).run(
+            [item("flaky"), item("broken"), item("hopeless")],
+            step: { work, attempt in
+                switch work.id {
+                case "flaky" where attempt < 3: throw StepError("busy", retryable: true)
+                case "broken": throw StepError("bad params")
+                case "hopeless": throw StepError("timeout", retryable: true)
+                default: return
+                }
+            },
+            events: { recorder.record($0) })
+        #expect(report.outcomes["flaky"] == .succeeded(attempts: 3))
+        #expect(report.outcomes["broken"] == .failed(message: "bad params", attempts: 1))
+        #expect(report.outcomes["hopeless"] == .failed(message: "timeout", attempts: 3))
+        let retries = recorder.snapshot.events.filter {
+            if case .retrying(id: "flaky", _, _, _) = $0 { true } else { false }
+        }
+        #expect(retries.count == 2)
+    }
+
+    @Test("completed items are not run again and their dependents proceed")
+    func resume() async {
+        let recorder = Recorder()
+        let items = [item("a"), item("b", ["a"]), item("c", ["b"])]
+        let report = await GraphExecutor().run(items, completed: ["a", "b"], step: sleepingStep(recorder))
+        #expect(recorder.snapshot.order == ["c"])
+        #expect(report.outcomes.keys.sorted() == ["c"])
+    }
+
+    @Test("reversed edges delete dependents before what they depend on")
+    func reverseOrder() async {
+        let recorder = Recorder()
+        let forward = [item("db"), item("config", ["db"]), item("api", ["config", "db"])]
+        let report = await GraphExecutor().run(WorkItem.reversed(forward), step: sleepingStep(recorder))
+        #expect(report.allSucceeded)
+        #expect(recorder.snapshot.order == ["api", "config", "db"])
+    }
+
+    @Test("10,000 items with no delay all complete")
+    func manyItems() async {
+        let items = (0..<10_000).map { index in item("r\(index)", index == 0 ? [] : ["r\(index / 2)"]) }
+        let counter = Mutex(0)
+        let counting: @Sendable (WorkItem, Int) async throws -> Void = { _, _ in counter.withLock { $0 += 1 } }
+        let report = await GraphExecutor().run(items, step: counting)
+        #expect(report.allSucceeded)
+        #expect(counter.withLock { $0 } == 10_000)
+    }
+}
