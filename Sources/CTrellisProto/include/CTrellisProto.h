@@ -6,6 +6,9 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "trellis/echo/v1/echo.pb-c.h"
+#include "trellis/v1/catalog.pb-c.h"
+#include "trellis/v1/documents.pb-c.h"
+#include "trellis/v1/environment.pb-c.h"
 #include "trellis/v1/health.pb-c.h"
 #include "trellis/wire/v1/frame.pb-c.h"
 #include "trellis/testing/v1/coverage.pb-c.h"
