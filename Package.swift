@@ -110,6 +110,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TrellisCLITests",
+            dependencies: ["TrellisAPI", "TrellisCLI"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TrellisEngineTests",
             dependencies: ["TrellisEngine", "TrellisTestSupport"],
             swiftSettings: swiftSettings

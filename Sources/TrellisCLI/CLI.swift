@@ -12,7 +12,12 @@ public enum CLI {
         usage: trellis COMMAND [options]
 
         commands:
-          health [--service NAME] [--watch]   the coordinator's serving status
+          apply -f FILE [-f FILE ...] [-o json]   store documents, provision environments, stream progress
+          plan -f FILE [-f FILE ...] [-o json]    what apply would change, changing nothing
+          get environments | environment NAME [-o json]
+          get templates | template NAME | definitions | definition NAME [-o json]
+          delete environment NAME [-o json]        delete in reverse order, stream progress
+          health [--service NAME] [--watch]        the coordinator's serving status
 
         connection options:
         \(ConnectionOptions.usage)
@@ -29,6 +34,14 @@ public enum CLI {
             switch command {
             case "health":
                 return try await health(&scanner)
+            case "apply":
+                return try await ApplyCommands.apply(&scanner)
+            case "plan":
+                return try await ApplyCommands.plan(&scanner)
+            case "delete":
+                return try await ApplyCommands.delete(&scanner)
+            case "get":
+                return try await GetCommand.run(&scanner)
             default:
                 throw UsageError("unknown command \(command)")
             }
@@ -38,7 +51,8 @@ public enum CLI {
         } catch let error as RPCError {
             Output.write("trellis: \(error.code.name): \(error.message)", to: 2)
             for detail in error.details {
-                Output.write("  \(detail.subject): \(detail.description)", to: 2)
+                let subject = detail.subject.isEmpty ? "" : "\(detail.subject): "
+                Output.write("  \(subject)\(detail.description)", to: 2)
             }
             return 1
         } catch {
