@@ -46,6 +46,17 @@ struct GroupCommitTests {
             let store = try await SQLiteStore.open(directory: directory)
             try await store.createEnvironment(sampleEnvironment("wide"))
             let resources = Int(getenv("TRELLIS_STORE_RESOURCES").flatMap { Int(String(cString: $0)) } ?? 10_000)
+
+            // One writer at a time: every write waits for its own commit and fsync.
+            let sequentialStart = ContinuousClock.now
+            for index in 0..<100 {
+                try await store.write([.appendJournal(journalDraft("sequential", "r\(index)", .intent))])
+            }
+            let sequential = seconds(ContinuousClock.now - sequentialStart)
+            print(
+                "store sequential: 100 writes, \(Int(sequential * 1000)) ms: \(Int(100 / sequential)) commits (fsyncs)/s"
+            )
+
             let before = store.statistics
             let start = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -73,7 +84,7 @@ struct GroupCommitTests {
             let after = store.statistics
             let batches = after.batches - before.batches
             let commits = after.commits - before.commits
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = seconds(elapsed)
             print(
                 "store throughput: \(resources) resources, \(batches) batches in \(commits) commits, "
                     + "\(Int(seconds * 1000)) ms: \(Int(Double(batches) / seconds)) writes/s, "
@@ -90,4 +101,7 @@ struct GroupCommitTests {
         }
     }
 
+    private func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
 }
