@@ -64,7 +64,6 @@ final class DatabaseJobQueue: @unchecked Sendable {
     func submit(_ job: DatabaseJob) -> Bool {
         let accepted = withLock {
             guard case .open = state else { return false }
-            if case .close = job { state = .closing }
             jobs.append(job)
             return true
         }
