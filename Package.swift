@@ -28,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c"),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl"),
         .systemLibrary(name: "CEpoll"),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3"),
         // protobuf-c code generated from proto/ by scripts/gen-proto.
         .target(name: "CTrellisProto", dependencies: ["CProtobufC"]),
 
@@ -48,6 +49,9 @@ let package = Package(
             dependencies: ["CEpoll", "TrellisLogging", "TrellisTLS", "TrellisWire"],
             swiftSettings: swiftSettings
         ),
+
+        // The coordinator's durable state: documents, environments, resources, the journal.
+        .target(name: "TrellisStore", dependencies: ["CSQLite", "TrellisLogging"], swiftSettings: swiftSettings),
 
         // The API messages and service descriptors of proto/trellis/v1.
         .target(
@@ -124,6 +128,7 @@ let package = Package(
             dependencies: ["TrellisLogging", "TrellisTestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "TrellisStoreTests", dependencies: ["TrellisStore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TrellisWireTests",
             dependencies: ["TrellisAPI", "TrellisWire"],

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A write waiting for its commit: the batch and the caller to resume once it is durable.
+struct PendingWrite: Sendable {
+    let batch: StoreBatch
+    let continuation: CheckedContinuation<StoreWriteResult, any Error>
+}
+
+/// Work for the database thread.
+enum DatabaseJob: Sendable {
+    /// A read, run on the thread with the connection; it resumes its caller itself.
+    case read(@Sendable (SQLiteConnection) -> Void)
+    /// A batch for the next group commit.
+    case write(PendingWrite)
+    /// Close once the jobs queued before this one are done; resume the caller, if any.
+    case close(CheckedContinuation<Void, Never>?)
+}
+
+/// The queue between callers and the database thread: callers append from any thread,
+/// the database thread takes everything queued at once, which is what lets writes that
+/// arrive during a commit share the next one.
+final class DatabaseJobQueue: @unchecked Sendable {
+    // @unchecked Sendable: `jobs` and `state` are read and written only with `mutex` held;
+    // the mutex and condition are allocated once and destroyed in deinit.
+    private enum State {
+        /// Accepting every job.
+        case open
+        /// A close is queued: no more reads and writes; closes still queue.
+        case closing
+        /// The thread has exited; nothing is accepted.
+        case finished
+    }
+
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
+    private var jobs: [DatabaseJob] = []
+    private var state = State.open
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        condition = .allocate(capacity: 1)
+        let mutexResult = pthread_mutex_init(mutex, nil)
+        let conditionResult = pthread_cond_init(condition, nil)
+        // Initialising with default attributes fails only when the system is out of memory.
+        precondition(mutexResult == 0 && conditionResult == 0, "store: pthread_mutex_init or pthread_cond_init failed")
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    private func withLock<Result>(_ body: () -> Result) -> Result {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    /// Queues a read or write; returns `false` when the store is closing or closed.
+    func submit(_ job: DatabaseJob) -> Bool {
+        let accepted = withLock {
+            guard case .open = state else { return false }
+            jobs.append(job)
+            return true
+        }
+        if accepted { pthread_cond_signal(condition) }
+        return accepted
+    }
+
+    /// Queues a close; returns `false` when the thread has already exited.
+    func submitClose(_ continuation: CheckedContinuation<Void, Never>?) -> Bool {
+        let accepted = withLock {
+            if case .finished = state { return false }
+            state = .closing
+            jobs.append(.close(continuation))
+            return true
+        }
+        if accepted { pthread_cond_signal(condition) }
+        return accepted
+    }
+
+    /// Waits until jobs are queued and takes all of them, in the order they were queued.
+    func takeAll() -> [DatabaseJob] {
+        withLock {
+            while jobs.isEmpty { pthread_cond_wait(condition, mutex) }
+            let taken = jobs
+            jobs = []
+            return taken
+        }
+    }
+
+    /// Marks the thread exited and returns the closes queued since it last took jobs.
+    func finish() -> [DatabaseJob] {
+        withLock {
+            state = .finished
+            let left = jobs
+            jobs = []
+            return left
+        }
+    }
+}

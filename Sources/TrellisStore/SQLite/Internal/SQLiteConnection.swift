@@ -1,0 +1,141 @@
+import CSQLite
+
+/// A value bound to a statement parameter.
+enum SQLiteValue {
+    case integer(Int64)
+    case text(String)
+    case null
+
+    static func optional(_ value: Int64?) -> SQLiteValue { value.map(SQLiteValue.integer) ?? .null }
+    static func optional(_ value: String?) -> SQLiteValue { value.map(SQLiteValue.text) ?? .null }
+    static func bool(_ value: Bool) -> SQLiteValue { .integer(value ? 1 : 0) }
+}
+
+/// One SQLite connection and its prepared statements.
+///
+/// Not thread-safe: it is owned by the store's database thread and used only there.
+final class SQLiteConnection {
+    let path: String
+    private var handle: OpaquePointer?
+    /// Prepared statements by SQL text, prepared on first use and kept until close.
+    private var statements: [String: SQLiteStatement] = [:]
+
+    /// Opens (creating if needed) the database file at `path`.
+    init(path: String) throws(StoreError) {
+        self.path = path
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let result = sqlite3_open_v2(path, &handle, flags, nil)
+        guard result == SQLITE_OK, let handle else {
+            let reason = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(handle)
+            throw StoreError(
+                code: Self.code(for: result, default: .open),
+                message: "store: open \(path): sqlite3_open_v2: \(reason) (sqlite \(result))", sqliteCode: result)
+        }
+        self.handle = handle
+        sqlite3_extended_result_codes(handle, 1)
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Finalises every statement and closes the connection; later use traps.
+    func close() {
+        for statement in statements.values { statement.finalize() }
+        statements = [:]
+        if let handle {
+            // sqlite3_close_v2 defers the close if something is still open; nothing is.
+            sqlite3_close_v2(handle)
+        }
+        handle = nil
+    }
+
+    private var db: OpaquePointer {
+        guard let handle else { preconditionFailure("store: connection to \(path) used after close") }
+        return handle
+    }
+
+    /// Whether a transaction is open; SQLite rolls one back by itself after some failures.
+    var isInTransaction: Bool { sqlite3_get_autocommit(db) == 0 }
+
+    /// Rows changed by the latest INSERT, UPDATE or DELETE.
+    var changes: Int { Int(sqlite3_changes(db)) }
+
+    /// Runs SQL text of one or more statements without parameters or results.
+    func execute(_ sql: String, operation: String) throws(StoreError) {
+        let result = sqlite3_exec(db, sql, nil, nil, nil)
+        guard result == SQLITE_OK else { throw error("sqlite3_exec", result, operation: operation) }
+    }
+
+    /// The prepared statement for `sql`, from the cache when it was prepared before.
+    func statement(_ sql: String, operation: String) throws(StoreError) -> SQLiteStatement {
+        if let cached = statements[sql] { return cached }
+        var prepared: OpaquePointer?
+        let result = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
+        guard result == SQLITE_OK, let prepared else {
+            throw error("sqlite3_prepare_v3", result, operation: operation)
+        }
+        let statement = SQLiteStatement(handle: prepared, connection: self)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs a statement that returns no rows; returns the number of rows it changed.
+    @discardableResult
+    func run(_ sql: String, operation: String, _ values: [SQLiteValue] = []) throws(StoreError) -> Int {
+        let statement = try statement(sql, operation: operation)
+        defer { statement.reset() }
+        try statement.bind(values, operation: operation)
+        while try statement.step(operation: operation) {}
+        return changes
+    }
+
+    /// Runs a query and maps each row.
+    func query<Row>(
+        _ sql: String, operation: String, _ values: [SQLiteValue] = [],
+        row: (SQLiteStatement) throws(StoreError) -> Row
+    ) throws(StoreError) -> [Row] {
+        let statement = try statement(sql, operation: operation)
+        defer { statement.reset() }
+        try statement.bind(values, operation: operation)
+        var rows: [Row] = []
+        while try statement.step(operation: operation) {
+            rows.append(try row(statement))
+        }
+        return rows
+    }
+
+    /// The first row of a query, or `nil`.
+    func queryFirst<Row>(
+        _ sql: String, operation: String, _ values: [SQLiteValue] = [],
+        row: (SQLiteStatement) throws(StoreError) -> Row
+    ) throws(StoreError) -> Row? {
+        let statement = try statement(sql, operation: operation)
+        defer { statement.reset() }
+        try statement.bind(values, operation: operation)
+        guard try statement.step(operation: operation) else { return nil }
+        return try row(statement)
+    }
+
+    /// A ``StoreError`` for a failed call, with the connection's current error message.
+    func error(_ function: String, _ result: Int32, operation: String) -> StoreError {
+        let reason = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(result))
+        return StoreError(
+            code: Self.code(for: result, default: .database),
+            message: "store: \(operation): \(function): \(reason) (sqlite \(result))", sqliteCode: result)
+    }
+
+    /// The error code for an SQLite result code, by its primary code.
+    static func code(for result: Int32, default fallback: StoreError.Code) -> StoreError.Code {
+        switch result & 0xff {
+        case SQLITE_NOTADB: .notADatabase
+        case SQLITE_CORRUPT: .corrupt
+        case SQLITE_CONSTRAINT: .constraint
+        case SQLITE_BUSY, SQLITE_LOCKED: .busy
+        case SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_PERM: .io
+        default: fallback
+        }
+    }
+}

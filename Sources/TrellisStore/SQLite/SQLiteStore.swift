@@ -1,0 +1,217 @@
+import TrellisLogging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The embedded ``StateStore``: one SQLite file, by default `state.db` in the data directory.
+///
+/// Durability: the database runs in WAL mode with `synchronous=FULL`, so a write returns
+/// only after its transaction is in the write-ahead log on disk; an acknowledged transition
+/// survives a crash of the process and of the machine. That matters here because the engine
+/// acts on a transition (starts a process, creates a database) once the store has it: a
+/// transition lost after acting would leave a resource nobody remembers.
+///
+/// Threading: all SQLite calls run on one dedicated thread that owns the connection, so no
+/// caller blocks the cooperative pool. Writes are group-committed: batches that arrive while
+/// a commit is in progress share the next transaction and its fsync.
+///
+/// Lifecycle: ``open(directory:logger:)`` migrates the schema and starts the thread;
+/// ``close()`` finishes the queued work and closes the file. A store that is released
+/// without ``close()`` closes itself once its queued work is done.
+public final class SQLiteStore: StateStore {
+    /// The name of the database file inside a data directory.
+    public static let fileName = "state.db"
+
+    /// How long a statement waits for a lock held by another connection before it fails
+    /// with ``StoreError/Code/busy``. Only tools (a backup, `sqlite3`) open the file beside
+    /// the coordinator, so the wait is short in practice.
+    public static let busyTimeoutMilliseconds: Int32 = 5000
+
+    /// The database file.
+    public let path: String
+    private let queue: DatabaseJobQueue
+    private let recorder: StatisticsRecorder
+
+    private init(path: String, queue: DatabaseJobQueue, recorder: StatisticsRecorder) {
+        self.path = path
+        self.queue = queue
+        self.recorder = recorder
+    }
+
+    deinit {
+        _ = queue.submitClose(nil)
+    }
+
+    /// Opens `DIRECTORY/state.db`, creating the directory and the file when missing.
+    ///
+    /// Throws ``StoreError`` with code ``StoreError/Code/notADatabase`` or
+    /// ``StoreError/Code/corrupt`` for a file that is not a healthy SQLite database,
+    /// ``StoreError/Code/schemaTooNew`` for one written by a newer Trellis, and
+    /// ``StoreError/Code/migration`` when the schema cannot be brought up to date.
+    public static func open(
+        directory: String, logger: Logger = Logger(label: "store")
+    ) async throws -> SQLiteStore {
+        try makeDirectories(directory)
+        return try await open(path: directory + "/" + fileName, logger: logger)
+    }
+
+    /// Opens the database file at `path`, creating it when missing. Errors are those of
+    /// ``open(directory:logger:)``.
+    public static func open(path: String, logger: Logger = Logger(label: "store")) async throws -> SQLiteStore {
+        try await open(path: path, migrations: Schema.migrations, logger: logger)
+    }
+
+    /// Opens with a given list of migrations; tests use it to build older and newer schemas.
+    static func open(
+        path: String, migrations: [Migration], logger: Logger = Logger(label: "store")
+    ) async throws -> SQLiteStore {
+        let queue = DatabaseJobQueue()
+        let recorder = StatisticsRecorder()
+        let logger = logger.with("store.path", path)
+        try await withCheckedThrowingContinuation { (opened: CheckedContinuation<Void, any Error>) in
+            do throws(StoreError) {
+                try DatabaseThread.start {
+                    let connection: SQLiteConnection
+                    do throws(StoreError) {
+                        connection = try SQLiteConnection(path: path)
+                        try configure(connection)
+                        let applied = try connection.migrate(migrations)
+                        logger.debug(
+                            "store opened",
+                            [
+                                "store.schema_version": String(migrations.last?.version ?? 0),
+                                "store.migrations_applied": applied.map(String.init).joined(separator: ","),
+                            ])
+                    } catch {
+                        _ = queue.finish()
+                        opened.resume(throwing: error)
+                        return
+                    }
+                    opened.resume()
+                    DatabaseWorker(connection: connection, queue: queue, statistics: recorder, logger: logger).run()
+                }
+            } catch {
+                opened.resume(throwing: error)
+            }
+        }
+        return SQLiteStore(path: path, queue: queue, recorder: recorder)
+    }
+
+    /// Sets the connection up: locks, WAL, durable commits, foreign keys. Reading the
+    /// journal mode is also the first read of the file, where a file that is not a
+    /// database is found.
+    private static func configure(_ connection: SQLiteConnection) throws(StoreError) {
+        let prefix = "open \(connection.path)"
+        try connection.execute(
+            "PRAGMA busy_timeout = \(busyTimeoutMilliseconds)", operation: "\(prefix): set busy timeout")
+        let mode = try connection.queryFirst(
+            "PRAGMA journal_mode = WAL", operation: "\(prefix): set WAL journal mode"
+        ) { $0.text(0) }
+        guard mode?.lowercased() == "wal" else {
+            throw StoreError(
+                code: .open, message: "store: \(prefix): journal mode is \(mode ?? "unknown"), WAL is required")
+        }
+        try connection.execute("PRAGMA synchronous = FULL", operation: "\(prefix): set synchronous")
+        try connection.execute("PRAGMA foreign_keys = ON", operation: "\(prefix): enable foreign keys")
+        let foreignKeys = try connection.queryFirst(
+            "PRAGMA foreign_keys", operation: "\(prefix): check foreign keys"
+        ) { $0.int64(0) }
+        guard foreignKeys == 1 else {
+            throw StoreError(code: .open, message: "store: \(prefix): this SQLite does not enforce foreign keys")
+        }
+    }
+
+    /// Counters of the commits so far.
+    public var statistics: SQLiteStoreStatistics { recorder.current }
+
+    private var closedError: StoreError {
+        StoreError(code: .closed, message: "store: \(path) is closed")
+    }
+
+    @discardableResult
+    public func write(_ batch: StoreBatch) async throws -> StoreWriteResult {
+        if batch.isEmpty { return StoreWriteResult(outcomes: []) }
+        return try await withCheckedThrowingContinuation { continuation in
+            if !queue.submit(.write(PendingWrite(batch: batch, continuation: continuation))) {
+                continuation.resume(throwing: closedError)
+            }
+        }
+    }
+
+    public func close() async {
+        await withCheckedContinuation { continuation in
+            if !queue.submitClose(continuation) { continuation.resume() }
+        }
+    }
+
+    /// Runs `body` on the database thread and returns its result.
+    private func read<Value: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) throws -> Value
+    ) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            let job = DatabaseJob.read { connection in
+                continuation.resume(with: Result { try body(connection) })
+            }
+            if !queue.submit(job) { continuation.resume(throwing: closedError) }
+        }
+    }
+}
+
+extension SQLiteStore {
+    public func document(kind: String, name: String, version: Int64?) async throws -> CatalogDocument? {
+        try await read { try $0.document(kind: kind, name: name, version: version) }
+    }
+
+    public func documents(kind: String?, allVersions: Bool) async throws -> [CatalogDocument] {
+        try await read { try $0.documents(kind: kind, allVersions: allVersions) }
+    }
+
+    public func environment(named name: String) async throws -> EnvironmentRecord? {
+        try await read { try $0.environment(named: name) }
+    }
+
+    public func environments(matching filter: EnvironmentFilter) async throws -> [EnvironmentRecord] {
+        try await read { try $0.environments(matching: filter) }
+    }
+
+    public func expiredEnvironments(now: Int64) async throws -> [EnvironmentRecord] {
+        try await read { try $0.expiredEnvironments(now: now) }
+    }
+
+    public func resources(inEnvironment environment: String) async throws -> [ResourceRecord] {
+        try await read { try $0.resources(inEnvironment: environment) }
+    }
+
+    public func resource(inEnvironment environment: String, named name: String) async throws -> ResourceRecord? {
+        try await read { try $0.resource(inEnvironment: environment, named: name) }
+    }
+
+    public func journal(ofEnvironment environment: String, after sequence: Int64?) async throws -> [JournalEntry] {
+        try await read { try $0.journal(ofEnvironment: environment, after: sequence) }
+    }
+
+    public func unfinishedWork(ofEnvironment environment: String) async throws -> [UnfinishedWork] {
+        try await read { try $0.unfinishedWork(ofEnvironment: environment) }
+    }
+
+    public func environmentsWithUnfinishedWork() async throws -> [String] {
+        try await read { try $0.environmentsWithUnfinishedWork() }
+    }
+}
+
+/// Creates `path` and its missing parents, like `mkdir -p`.
+private func makeDirectories(_ path: String) throws(StoreError) {
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for component in path.split(separator: "/") {
+        prefix += component
+        if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+            let code = errno
+            throw StoreError(
+                code: .io,
+                message: "store: create data directory \(path): mkdir \(prefix): \(String(cString: strerror(code))) "
+                    + "(errno \(code))")
+        }
+        prefix += "/"
+    }
+}

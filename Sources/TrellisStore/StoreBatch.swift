@@ -1,0 +1,85 @@
+/// One write of a ``StoreBatch``.
+public enum StoreMutation: Sendable, Hashable {
+    /// Stores a document: a new version when the body differs from the latest version's,
+    /// nothing when it is the same. Outcome: ``MutationOutcome/document(_:)``.
+    case putDocument(CatalogDocumentDraft)
+    /// Removes every version of a document. Outcome: ``MutationOutcome/removed(_:)``.
+    case deleteDocument(kind: String, name: String)
+    /// Creates an environment at revision 1; the record's `revision` is ignored. Fails with
+    /// ``StoreError/Code/alreadyExists`` when the name is taken.
+    /// Outcome: ``MutationOutcome/environmentRevision(_:)``.
+    case createEnvironment(EnvironmentRecord)
+    /// Replaces every field of an environment if its revision is `expectedRevision`; the
+    /// record's `revision` is ignored. Fails with ``StoreError/Code/conflict`` or
+    /// ``StoreError/Code/notFound``. Outcome: ``MutationOutcome/environmentRevision(_:)``.
+    case replaceEnvironment(EnvironmentRecord, expectedRevision: Int64)
+    /// Sets an environment's phase, checking the revision when one is given.
+    /// Outcome: ``MutationOutcome/environmentRevision(_:)``.
+    case setEnvironmentPhase(name: String, phase: String, expectedRevision: Int64?)
+    /// Marks an environment for deletion, checking the revision when one is given.
+    /// Outcome: ``MutationOutcome/environmentRevision(_:)``.
+    case requestEnvironmentDeletion(name: String, expectedRevision: Int64?)
+    /// Removes an environment with its resources and journal entries.
+    /// Outcome: ``MutationOutcome/removed(_:)`` (0 or 1).
+    case deleteEnvironment(name: String)
+    /// Inserts or replaces a resource's state; its environment must exist.
+    /// Outcome: ``MutationOutcome/applied``.
+    case upsertResource(ResourceRecord)
+    /// Removes a resource's state. Outcome: ``MutationOutcome/removed(_:)`` (0 or 1).
+    case deleteResource(environment: String, name: String)
+    /// Appends a journal entry. Outcome: ``MutationOutcome/journalSequence(_:)``.
+    case appendJournal(JournalDraft)
+    /// Drops the journal entries of finished operations: for each operation, every entry up
+    /// to its last terminal one. Entries of unfinished operations stay. `nil` compacts every
+    /// environment. Outcome: ``MutationOutcome/removed(_:)``.
+    case compactJournal(environment: String?)
+}
+
+/// Several writes applied atomically: all of them or, when one fails, none.
+///
+/// A resource transition updates the resource's state and appends to the journal in one
+/// batch, so that the two never disagree after a crash.
+public struct StoreBatch: Sendable, Hashable, ExpressibleByArrayLiteral {
+    /// The writes, applied in order.
+    public var mutations: [StoreMutation]
+
+    public init(_ mutations: [StoreMutation] = []) {
+        self.mutations = mutations
+    }
+
+    public init(arrayLiteral mutations: StoreMutation...) {
+        self.mutations = mutations
+    }
+
+    /// Adds a write at the end.
+    public mutating func append(_ mutation: StoreMutation) {
+        mutations.append(mutation)
+    }
+
+    /// Whether the batch has no writes.
+    public var isEmpty: Bool { mutations.isEmpty }
+}
+
+/// What one mutation of a batch did.
+public enum MutationOutcome: Sendable, Hashable {
+    /// The mutation was applied and has nothing to report.
+    case applied
+    /// The version a document put resolved to.
+    case document(CatalogPutResult)
+    /// The environment's revision after the write.
+    case environmentRevision(Int64)
+    /// The sequence number of an appended journal entry.
+    case journalSequence(Int64)
+    /// How many records were removed.
+    case removed(Int)
+}
+
+/// What a batch did: one outcome per mutation, in the batch's order.
+public struct StoreWriteResult: Sendable, Hashable {
+    /// The outcomes, one per mutation.
+    public var outcomes: [MutationOutcome]
+
+    public init(outcomes: [MutationOutcome]) {
+        self.outcomes = outcomes
+    }
+}
