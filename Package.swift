@@ -28,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c"),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl"),
         .systemLibrary(name: "CEpoll"),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1"),
         // protobuf-c code generated from proto/ by scripts/gen-proto.
         .target(name: "CTrellisProto", dependencies: ["CProtobufC"]),
 
@@ -65,6 +66,9 @@ let package = Package(
             dependencies: ["TrellisAPI", "TrellisRPC", "TrellisWire"],
             swiftSettings: swiftSettings
         ),
+
+        // The domain: specs, the resource graph, plans. Pure values and logic.
+        .target(name: "TrellisDomain", dependencies: ["CYAML"], swiftSettings: swiftSettings),
 
         // The processes' libraries.
         .target(
@@ -128,6 +132,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "TrellisDomainTests", dependencies: ["TrellisDomain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TrellisCoordinatorTests",
             dependencies: ["TrellisAPI", "TrellisCoordinator", "TrellisRPC", "TrellisTestSupport", "TrellisTLS"],
