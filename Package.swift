@@ -29,6 +29,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl"),
         .systemLibrary(name: "CEpoll"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3"),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1"),
         // protobuf-c code generated from proto/ by scripts/gen-proto.
         .target(name: "CTrellisProto", dependencies: ["CProtobufC"]),
 
@@ -72,6 +73,8 @@ let package = Package(
 
         // Running dependency graphs of steps: ordering, parallelism, failure isolation.
         .target(name: "TrellisEngine", swiftSettings: swiftSettings),
+        // The domain: specs, the resource graph, plans. Pure values and logic.
+        .target(name: "TrellisDomain", dependencies: ["CYAML"], swiftSettings: swiftSettings),
 
         // The processes' libraries.
         .target(
@@ -146,6 +149,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "TrellisDomainTests", dependencies: ["TrellisDomain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TrellisCoordinatorTests",
             dependencies: ["TrellisAPI", "TrellisCoordinator", "TrellisRPC", "TrellisTestSupport", "TrellisTLS"],

@@ -1,0 +1,97 @@
+/// Walks the strings of params, where placeholders live.
+enum ParamsWalk {
+    /// `value` with each string replaced by what `transform` returns for it (nil keeps the
+    /// string); nil when nothing changed, so unchanged subtrees are shared, not copied.
+    /// `path` is the value's path on entry and on return.
+    static func rewrite(
+        _ value: SpecValue,
+        path: inout SpecPath,
+        _ transform: (String, SourceMark?, SpecPath) -> SpecValue?
+    ) -> SpecValue? {
+        switch value.content {
+        case .string(let string):
+            guard PlaceholderString.mayContainPlaceholders(string) else { return nil }
+            return transform(string, value.mark, path)
+        case .list(let items):
+            var result: [SpecValue]?
+            for (index, item) in items.enumerated() {
+                path.components.append(.index(index))
+                if let changed = rewrite(item, path: &path, transform) {
+                    if result == nil { result = items }
+                    result![index] = changed
+                }
+                path.components.removeLast()
+            }
+            return result.map { SpecValue(.list($0), mark: value.mark) }
+        case .map(let map):
+            return rewrite(map, path: &path, transform).map { SpecValue(.map($0), mark: value.mark) }
+        default:
+            return nil
+        }
+    }
+
+    static func rewrite(
+        _ map: SpecMap,
+        path: inout SpecPath,
+        _ transform: (String, SourceMark?, SpecPath) -> SpecValue?
+    ) -> SpecMap? {
+        var result: SpecMap?
+        for (key, entry) in map {
+            path.components.append(.key(key))
+            if let changed = rewrite(entry, path: &path, transform) {
+                if result == nil { result = map }
+                result![key] = changed
+            }
+            path.components.removeLast()
+        }
+        return result
+    }
+
+    /// Calls `body` for each string that may hold placeholders.
+    static func forEachString(in map: SpecMap, at path: SpecPath, _ body: (String, SourceMark?, SpecPath) -> Void) {
+        var path = path
+        _ = rewrite(map, path: &path) { string, mark, path in
+            body(string, mark, path)
+            return nil
+        }
+    }
+}
+
+/// Checks of placeholders that need no environment.
+enum TemplateChecks {
+    /// Reports each string of `params` whose placeholders do not parse.
+    static func checkSyntax(_ params: SpecMap, at path: SpecPath, _ diagnostics: inout Diagnostics) {
+        ParamsWalk.forEachString(in: params, at: path) { string, mark, path in
+            do throws(PlaceholderString.SyntaxError) {
+                _ = try PlaceholderString(parsing: string)
+            } catch {
+                diagnostics.report(.invalidPlaceholder, at: path, mark: mark, error.message)
+            }
+        }
+    }
+
+    /// Reports references from a template's resources to parameters it does not declare and
+    /// resources it does not have, and dependency cycles among its resources.
+    static func checkReferences(_ template: Template, limits: SpecLimits, _ diagnostics: inout Diagnostics) {
+        let resolver = ParamsResolver(
+            declared: Set(template.parameters.map(\.name)),
+            values: nil,
+            resources: Dictionary(template.resources.enumerated().map { ($1.name, $0) }) { first, _ in first }
+        )
+        var dependencies: [[Int]] = []
+        dependencies.reserveCapacity(template.resources.count)
+        for resource in template.resources {
+            let path = SpecPath("spec", "resources", resource.name)
+            var edges: [Int] = []
+            _ = resolver.resolve(resource.params, at: path / "params", &edges, &diagnostics)
+            resolver.addDependsOn(resource.dependsOn, at: path / "dependsOn", &edges, &diagnostics)
+            dependencies.append(ResourceGraph.normalized(edges))
+        }
+        guard diagnostics.isEmpty else { return }
+        do throws(ResourceGraph.CycleError) {
+            _ = try ResourceGraph(names: template.resources.map(\.name), dependencies: dependencies)
+        } catch {
+            diagnostics.report(.dependencyCycle, at: SpecPath("spec", "resources", error.cycle[0]), error.message)
+        }
+    }
+}
