@@ -76,12 +76,15 @@ let package = Package(
         // The domain: specs, the resource graph, plans. Pure values and logic.
         .target(name: "TrellisDomain", dependencies: ["CYAML"], swiftSettings: swiftSettings),
 
+        // The driver interface both the engine and agents run resources through.
+        .target(name: "TrellisDrivers", dependencies: ["TrellisDomain"], swiftSettings: swiftSettings),
+
         // The processes' libraries.
         .target(
             name: "TrellisCoordinator",
             dependencies: [
-                "TrellisAPI", "TrellisCommandLine", "TrellisEcho", "TrellisLogging", "TrellisRPC", "TrellisTLS",
-                "TrellisWire",
+                "TrellisAPI", "TrellisCommandLine", "TrellisDomain", "TrellisDrivers", "TrellisEcho", "TrellisEngine",
+                "TrellisLogging", "TrellisRPC", "TrellisStore", "TrellisTLS", "TrellisWire",
             ],
             swiftSettings: swiftSettings
         ),

@@ -51,8 +51,8 @@ public enum CLI {
         } catch let error as RPCError {
             Output.write("trellis: \(error.code.name): \(error.message)", to: 2)
             for detail in error.details {
-                let subject = detail.subject.isEmpty ? "" : "\(detail.subject): "
-                Output.write("  \(subject)\(detail.description)", to: 2)
+                let showSubject = !detail.subject.isEmpty && !detail.description.contains(detail.subject)
+                Output.write("  " + (showSubject ? "\(detail.subject): " : "") + detail.description, to: 2)
             }
             return 1
         } catch {

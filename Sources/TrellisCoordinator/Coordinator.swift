@@ -1,8 +1,11 @@
+import Glibc
 import Synchronization
 import TrellisAPI
+import TrellisDrivers
 import TrellisEcho
 import TrellisLogging
 import TrellisRPC
+import TrellisStore
 import TrellisTLS
 
 /// The coordinator process: credentials, the API and agent listeners, and their
@@ -59,11 +62,26 @@ public final class Coordinator: Sendable {
                 directory: directory, logger: logger)
         }
 
+        let store: SQLiteStore
+        do {
+            store = try await SQLiteStore.open(directory: directory.path, logger: logger.labelled("store"))
+        } catch {
+            throw CoordinatorError(.configuration, "coordinator: opening the state in \(directory.path) failed", cause: error)
+        }
+        let engine = EnvironmentEngine(
+            store: store, drivers: Self.localDrivers(), apiGroup: options.apiGroup, logger: logger.labelled("engine"),
+            faults: FaultInjection.fromEnvironment())
+        try await engine.start()
+
         let group = try EventLoopGroup(loopCount: options.loops > 0 ? options.loops : EventLoopGroup.defaultLoopCount)
-        let health = HealthStatus(services: ["trellis.v1.HealthService"])
+        let health = HealthStatus(services: [
+            "trellis.v1.HealthService", "trellis.v1.EnvironmentService", "trellis.v1.CatalogService",
+        ])
 
         var apiRouter = RPCRouter()
         HealthService.register(into: &apiRouter, status: health)
+        EnvironmentService.register(into: &apiRouter, engine: engine)
+        CatalogService.register(into: &apiRouter, engine: engine, store: store)
         if options.enableEcho { EchoService.register(into: &apiRouter) }
         apiRouter.interceptors.append(
             AdminTokenInterceptor(token: credentials.adminToken, exemptServices: ["trellis.v1.HealthService"]))
@@ -98,18 +116,40 @@ public final class Coordinator: Sendable {
                     "data": directory.path, "mode": options.dev ? "dev" : "production",
                 ])
         } catch {
+            await engine.stop()
             await group.shutdown()
+            await store.close()
             throw error
         }
 
         await waitForShutdownRequest()
         logger.info("shutting down")
         health.shutDown()
+        // Operations still running resume from the journal at the next start.
+        await engine.stop()
         await withTaskGroup(of: Void.self) { tasks in
             for server in servers { tasks.addTask { await server.shutdown() } }
         }
         await group.shutdown()
+        await store.close()
         logger.info("stopped")
+    }
+
+    /// The drivers the coordinator runs itself: `noop`. `TRELLIS_TEST_NOOP_LOG=FILE` makes
+    /// every completed noop apply append `ENV/RESOURCE` to FILE, for tests that count them.
+    static func localDrivers() -> DriverRegistry {
+        guard let path = getenv("TRELLIS_TEST_NOOP_LOG").map({ String(cString: $0) }) else {
+            return DriverRegistry([NoopDriver()])
+        }
+        return DriverRegistry([
+            NoopDriver(onApply: { request in
+                let line = Array("\(request.environment)/\(request.resource)\n".utf8)
+                let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+                guard fd >= 0 else { return }
+                _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+            })
+        ])
     }
 
     private func waitForShutdownRequest() async {

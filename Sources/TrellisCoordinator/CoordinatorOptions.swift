@@ -17,6 +17,8 @@ public struct CoordinatorOptions: Sendable {
     public var clientCA: String?
     /// Serve `trellis.echo.v1.EchoService` on the API listener, for tests and benchmarks.
     public var enableEcho = false
+    /// The API group of documents: `apiVersion: GROUP/v1`.
+    public var apiGroup = "trellis.dev"
     public var logLevel: Logger.Level = .info
     public var logFormat: LogFormat = .logfmt
     /// Event loops; 0 means one per core.
@@ -44,6 +46,7 @@ public struct CoordinatorOptions: Sendable {
           --handshake-timeout SEC  TLS handshake limit (default 10)
           --idle-timeout SEC       close connections idle this long (default 300)
           --drain-timeout SEC      graceful shutdown limit for open calls (default 10)
+          --api-group GROUP        API group of documents, apiVersion GROUP/v1 (default trellis.dev)
           --enable-echo            serve trellis.echo.v1.EchoService (tests, benchmarks)
         """
 
@@ -57,6 +60,7 @@ public struct CoordinatorOptions: Sendable {
         if let value = try scanner.value("--data") { dataDirectory = value }
         if let value = try scanner.value("--listen") { listen = value }
         if let value = try scanner.value("--agent-listen") { agentListen = value }
+        if let value = try scanner.value("--api-group") { apiGroup = value }
         tlsCertificate = try scanner.value("--tls-cert")
         tlsKey = try scanner.value("--tls-key")
         clientCA = try scanner.value("--client-ca")

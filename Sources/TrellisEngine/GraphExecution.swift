@@ -79,6 +79,10 @@ public enum ExecutionEvent: Sendable, Hashable {
 public struct ExecutionReport: Sendable, Hashable {
     public var outcomes: [String: ItemOutcome]
 
+    public init(outcomes: [String: ItemOutcome]) {
+        self.outcomes = outcomes
+    }
+
     /// Whether every item succeeded.
     public var allSucceeded: Bool {
         outcomes.values.allSatisfy { if case .succeeded = $0 { true } else { false } }

@@ -1,0 +1,192 @@
+import TrellisAPI
+import TrellisDomain
+import TrellisDrivers
+import TrellisRPC
+import TrellisStore
+import TrellisWire
+
+/// A catalog document from an Apply, ready to store.
+struct AdmittedDocument: Sendable {
+    let kind: String
+    let name: String
+    let body: String
+    /// The version storing it gives: the existing one when the body is unchanged.
+    let version: Int64
+    let changed: Bool
+}
+
+/// An environment from an Apply, resolved against the catalog and checked.
+struct AdmittedEnvironment: Sendable {
+    let resolved: ResolvedEnvironment
+    let templateVersion: Int64
+    /// The environment's own document, as stored.
+    let specJSON: String
+}
+
+/// Everything an Apply or Plan asked for, after every check passed.
+struct Admitted: Sendable {
+    let documents: [AdmittedDocument]
+    let environments: [AdmittedEnvironment]
+}
+
+/// Admission: parse the files, resolve every environment against the catalog (the
+/// request's own templates and definitions first), let the drivers check their params.
+/// Nothing is stored here; a request with any problem changes nothing.
+struct Admission {
+    let decoder: SpecDecoder
+    let resolver: Resolver
+    let drivers: DriverRegistry
+    let store: any StateStore
+
+    func admit(_ files: [TrellisV1.SourceFile]) async throws -> Admitted {
+        guard !files.isEmpty else { throw RPCError(.invalidArgument, "apply: no files were given") }
+        var problems: [SpecError] = []
+        var documents: [SpecDocument] = []
+        var fileOfDocument: [String] = []
+        for file in files {
+            do {
+                let decoded = try decoder.decode(file.content, file: file.name)
+                documents += decoded
+                fileOfDocument += Array(repeating: file.name, count: decoded.count)
+            } catch {
+                problems += error.errors
+            }
+        }
+
+        var templates: [String: Template] = [:]
+        var definitions: [String: ResourceDefinition] = [:]
+        var environments: [Environment] = []
+        var admittedDocuments: [AdmittedDocument] = []
+        var seen: Set<String> = []
+        for (index, document) in documents.enumerated() {
+            let key = "\(document.object.kind)/\(document.object.name)"
+            guard seen.insert(key).inserted else {
+                problems.append(SpecError(
+                    file: fileOfDocument[index],
+                    document: SpecDocumentReference(index: document.index, kind: document.object.kind, name: document.object.name),
+                    path: "metadata.name", code: .duplicateResource,
+                    message: "\(document.object.kind) \(document.object.name) appears more than once in the request"))
+                continue
+            }
+            switch document.object {
+            case .template(let template):
+                templates[template.name] = template
+            case .resourceDefinition(let definition):
+                definitions[definition.name] = definition
+            case .environment(let environment):
+                environments.append(environment)
+            }
+            if case .environment = document.object { continue }
+            let body = document.object.canonicalJSON(apiGroup: decoder.apiGroup)
+            let stored = try await store.document(kind: document.object.kind, name: document.object.name, version: nil)
+            let unchanged = stored?.body == body
+            admittedDocuments.append(AdmittedDocument(
+                kind: document.object.kind, name: document.object.name, body: body,
+                version: unchanged ? stored!.version : (stored?.version ?? 0) + 1, changed: !unchanged))
+        }
+        if !problems.isEmpty { throw Self.rejection(problems) }
+
+        // Templates as the catalog will number them, with the request's versions.
+        for document in admittedDocuments where document.kind == "Template" {
+            templates[document.name]?.version = Int(document.version)
+        }
+        var allDefinitions = try await storedDefinitions()
+        for (name, definition) in definitions { allDefinitions[name] = definition }
+        let definitionList = allDefinitions.keys.sorted().map { allDefinitions[$0]! }
+
+        var admitted: [AdmittedEnvironment] = []
+        for environment in environments {
+            let reference = SpecDocumentReference(
+                index: environment.origin.document, kind: "Environment", name: environment.name)
+            let template: Template
+            if let fromRequest = templates[environment.template.name],
+                environment.template.version == nil || environment.template.version == fromRequest.version
+            {
+                template = fromRequest
+            } else if let stored = try await storedTemplate(environment.template) {
+                template = stored
+            } else {
+                let version = environment.template.version.map { " version \($0)" } ?? ""
+                problems.append(SpecError(
+                    file: environment.origin.file, document: reference, path: "spec.template",
+                    code: .unknownTemplate,
+                    message: "template \"\(environment.template.name)\"\(version) is not in the catalog or the request"))
+                continue
+            }
+            do {
+                let resolved = try resolver.resolve(environment, template: template, definitions: definitionList)
+                problems += driverProblems(resolved, reference)
+                admitted.append(AdmittedEnvironment(
+                    resolved: resolved, templateVersion: Int64(template.version),
+                    specJSON: SpecObject.environment(environment).canonicalJSON(apiGroup: decoder.apiGroup)))
+            } catch {
+                problems += error.errors
+            }
+        }
+        if !problems.isEmpty { throw Self.rejection(problems) }
+        return Admitted(documents: admittedDocuments, environments: admitted)
+    }
+
+    /// Every resource's driver must be available, and must accept the resource's params.
+    private func driverProblems(_ resolved: ResolvedEnvironment, _ reference: SpecDocumentReference) -> [SpecError] {
+        var problems: [SpecError] = []
+        let file = resolved.environment.origin.file
+        for resource in resolved.resources {
+            guard let driver = drivers.driver(named: resource.driver) else {
+                problems.append(SpecError(
+                    file: file, document: reference, path: "resources.\(resource.name)", code: .noDriver,
+                    message: "driver \"\(resource.driver)\" is not available here (available: "
+                        + drivers.names.joined(separator: ", ") + ")"))
+                continue
+            }
+            for problem in driver.validate(resource.params) {
+                problems.append(SpecError(
+                    file: file, document: reference, path: "resources.\(resource.name).\(problem.path)",
+                    code: .invalidValue, message: problem.message))
+            }
+        }
+        return problems
+    }
+
+    func storedTemplate(_ reference: TemplateReference) async throws -> Template? {
+        let version = reference.version.map(Int64.init)
+        guard let document = try await store.document(kind: "Template", name: reference.name, version: version) else {
+            return nil
+        }
+        guard case .template(var template)? = try decoder.decode(document.body, file: "catalog").first?.object else {
+            return nil
+        }
+        template.version = Int(document.version)
+        return template
+    }
+
+    private func storedDefinitions() async throws -> [String: ResourceDefinition] {
+        var definitions: [String: ResourceDefinition] = [:]
+        for document in try await store.documents(kind: "ResourceDefinition", allVersions: false) {
+            if case .resourceDefinition(let definition)? = try decoder.decode(document.body, file: "catalog").first?.object {
+                definitions[definition.name] = definition
+            }
+        }
+        return definitions
+    }
+
+    /// The status an invalid request gets: every problem as a detail.
+    static func rejection(_ problems: [SpecError]) -> RPCError {
+        let details = problems.map { problem in
+            var detail = RPCError.detail(reason: problem.code.rawValue, subject: problem.path, description: problem.description)
+            detail.metadata = [WireV1.MetadataEntry(key: "file", value: problem.file)]
+            if let line = problem.line { detail.metadata.append(WireV1.MetadataEntry(key: "line", value: String(line))) }
+            return detail
+        }
+        let count = problems.count
+        return RPCError(
+            .invalidArgument, "spec: the request has \(count) problem\(count == 1 ? "" : "s")", details: details)
+    }
+}
+
+extension SpecError.Code {
+    /// An environment names a template that is nowhere to be found.
+    static let unknownTemplate = SpecError.Code(rawValue: "UNKNOWN_TEMPLATE")
+    /// A resource's driver is not served here.
+    static let noDriver = SpecError.Code(rawValue: "NO_DRIVER")
+}

@@ -1,0 +1,253 @@
+import Synchronization
+import TrellisAPI
+import TrellisDomain
+import TrellisDrivers
+import TrellisEngine
+import TrellisLogging
+import TrellisStore
+
+/// Outputs of finished resources, read by the steps that consume them.
+final class OutputTable: Sendable {
+    private let table = Mutex<[String: SpecMap]>([:])
+
+    func set(_ resource: String, _ outputs: SpecMap) { table.withLock { $0[resource] = outputs } }
+    var snapshot: [String: SpecMap] { table.withLock { $0 } }
+}
+
+extension EnvironmentEngine {
+    /// The plan of `resolved` against what is applied. Only resources that finished
+    /// count as applied; deletions are every stored resource the environment no longer
+    /// has, whatever its phase.
+    static func diff(_ resolved: ResolvedEnvironment, _ records: [ResourceRecord]) throws -> Plan {
+        let applied = try records.filter { $0.phase == ResourcePhase.ready }.map(StateCoding.applied)
+        var plan = Plan.diff(desired: resolved, current: applied)
+        let desired = Set(resolved.resources.map(\.name))
+        let readyNames = Set(applied.map(\.name))
+        let leftovers = records.filter { !desired.contains($0.name) && !readyNames.contains($0.name) }
+        for record in leftovers {
+            plan.steps.append(Plan.Step(resource: record.name, action: .delete, layer: 0))
+        }
+        return plan
+    }
+
+    static func planMessage(_ resolved: ResolvedEnvironment, _ plan: Plan) -> TrellisV1.EnvironmentPlan {
+        let byName = Dictionary(uniqueKeysWithValues: resolved.resources.map { ($0.name, $0) })
+        return TrellisV1.EnvironmentPlan(
+            environment: resolved.name,
+            resources: plan.steps.map { step in
+                let resource = byName[step.resource]
+                let (action, changes): (TrellisV1.ResourceAction, [String]) =
+                    switch step.action {
+                    case .create: (.create, [])
+                    case .update(let changes): (.update, changes.map(\.description))
+                    case .delete: (.delete, [])
+                    case .unchanged: (.unchanged, [])
+                    }
+                return TrellisV1.PlannedResource(
+                    name: step.resource, type: resource?.type ?? "", driver: resource?.driver ?? "", action: action,
+                    changes: changes, layer: UInt32(clamping: step.layer), dependsOn: resource?.dependencies ?? [])
+            },
+            layerCount: UInt32(resolved.layers.count))
+    }
+
+    /// Re-admits a stored environment whose apply was interrupted, and runs it again:
+    /// what finished is not run twice.
+    func resumeApply(_ record: EnvironmentRecord) async {
+        do {
+            let documents = try admission.decoder.decode(record.spec, file: "state:\(record.name)")
+            guard case .environment(var environment)? = documents.first?.object else {
+                throw EngineError("stored spec of \(record.name) is not an Environment")
+            }
+            environment.template.version = Int(record.templateVersion)
+            guard let template = try await admission.storedTemplate(environment.template) else {
+                throw EngineError("template \(record.templateName) version \(record.templateVersion) is gone")
+            }
+            var definitions: [ResourceDefinition] = []
+            for document in try await store.documents(kind: "ResourceDefinition", allVersions: false) {
+                if case .resourceDefinition(let definition)? = try admission.decoder.decode(document.body, file: "catalog")
+                    .first?.object
+                {
+                    definitions.append(definition)
+                }
+            }
+            let resolved = try admission.resolver.resolve(environment, template: template, definitions: definitions)
+            await runApply(AdmittedEnvironment(
+                resolved: resolved, templateVersion: record.templateVersion, specJSON: record.spec))
+        } catch {
+            logger.error("resuming apply failed", ["env.name": record.name, "error": "\(error)"])
+            try? await persist([
+                .setEnvironmentPhase(name: record.name, phase: EnvironmentPhase.failed, expectedRevision: nil),
+                .appendJournal(journal(record.name, nil, Operation.apply, .failed)),
+            ])
+            publish(record.name, .environmentPhase, phase: EnvironmentPhase.failed, message: "\(error)")
+        }
+    }
+
+    /// Applies one admitted environment to completion.
+    func runApply(_ admitted: AdmittedEnvironment) async {
+        let resolved = admitted.resolved
+        let name = resolved.name
+        do {
+            let existing = try await store.environment(named: name)
+            let records = try await store.resources(inEnvironment: name)
+            let plan = try Self.diff(resolved, records)
+            let recordsByName = Dictionary(uniqueKeysWithValues: records.map { ($0.name, $0) })
+            publish(name, .planned, phase: EnvironmentPhase.applying, plan: Self.planMessage(resolved, plan))
+
+            // The intent, the environment and every desired resource, in one write.
+            let now = Clock.nowMilliseconds()
+            let environmentRecord = EnvironmentRecord(
+                name: name, spec: admitted.specJSON, templateName: resolved.template.name,
+                templateVersion: admitted.templateVersion, team: resolved.environment.team ?? "",
+                labels: StateCoding.json(resolved.environment.labels), phase: EnvironmentPhase.applying,
+                createdAt: existing?.createdAt ?? now,
+                ttlSeconds: resolved.environment.ttl.map { Int64($0.components.seconds) },
+                deletionRequested: false, revision: existing?.revision ?? 0)
+            var batch: StoreBatch = [
+                existing == nil
+                    ? .createEnvironment(environmentRecord)
+                    : .replaceEnvironment(environmentRecord, expectedRevision: existing!.revision),
+                .appendJournal(journal(name, nil, Operation.apply, .intent)),
+            ]
+            var completed: Set<String> = []
+            let outputs = OutputTable()
+            for resource in resolved.resources {
+                let stepAction = plan.step(for: resource.name)?.action
+                if stepAction == .unchanged, let record = recordsByName[resource.name] {
+                    completed.insert(resource.name)
+                    outputs.set(resource.name, try StateCoding.map(fromJSON: record.outputs, what: "outputs"))
+                    continue
+                }
+                batch.append(.upsertResource(Self.record(name, resource, phase: ResourcePhase.pending, previous: recordsByName[resource.name])))
+            }
+            try await persist(batch)
+            publish(name, .environmentPhase, phase: EnvironmentPhase.applying)
+
+            let report = await applyResources(resolved, completed: completed, outputs: outputs)
+            let deletions = plan.steps.filter { $0.action == .delete }.compactMap { recordsByName[$0.resource] }
+            let deletionReport = await deleteResources(name, deletions, operation: Operation.apply)
+
+            let failed = report.failed + deletionReport.failed
+            let phase = failed.isEmpty && report.blocked.isEmpty ? EnvironmentPhase.ready : EnvironmentPhase.failed
+            let message = Self.summary(report, deletionReport)
+            try await persist([
+                .setEnvironmentPhase(name: name, phase: phase, expectedRevision: nil),
+                .appendJournal(journal(name, nil, Operation.apply, phase == EnvironmentPhase.ready ? .succeeded : .failed)),
+                .compactJournal(environment: name),
+            ])
+            publish(name, .environmentPhase, phase: phase, message: message)
+            logger.info("environment applied", ["env.name": name, "env.phase": phase])
+        } catch {
+            logger.error("apply failed", ["env.name": name, "error": "\(error)"])
+            publish(name, .environmentPhase, phase: EnvironmentPhase.failed, message: "engine: \(error)")
+        }
+    }
+
+    /// Runs every resource of `resolved` not in `completed`, in dependency order.
+    private func applyResources(
+        _ resolved: ResolvedEnvironment, completed: Set<String>, outputs: OutputTable
+    ) async -> ExecutionReport {
+        let name = resolved.name
+        let byName = Dictionary(uniqueKeysWithValues: resolved.resources.map { ($0.name, $0) })
+        let items = resolved.resources.map { WorkItem(id: $0.name, dependencies: $0.dependencies, group: $0.driver) }
+        let drivers = drivers
+        return await GraphExecutor(limits: limits).run(
+            items, completed: completed,
+            step: { [self] item, attempt in
+                let resource = byName[item.id]!
+                let startedAt = Clock.nowMilliseconds()
+                try await self.persist([
+                    .upsertResource(
+                        Self.record(name, resource, phase: ResourcePhase.applying, attempts: attempt, startedAt: startedAt)),
+                    .appendJournal(self.journal(name, resource.name, Operation.apply, .started)),
+                ])
+                self.publish(name, .resourceStarted, resource: resource.name, phase: ResourcePhase.applying, attempt: attempt)
+                let params: SpecMap
+                do {
+                    params = try Substitution.substitute(resource.params, outputs: outputs.snapshot)
+                } catch {
+                    throw StepError("\(error)")
+                }
+                let driver = drivers.driver(named: resource.driver)!
+                let produced: DriverOutputs
+                do {
+                    produced = try await driver.apply(DriverRequest(
+                        environment: name, resource: resource.name, type: resource.type, params: params,
+                        attempt: attempt, requestID: "\(name)/\(resource.name)"))
+                } catch let error as DriverError {
+                    throw StepError(error.message, retryable: error.retryable)
+                } catch {
+                    throw StepError("\(error)")
+                }
+                var record = Self.record(
+                    name, resource, phase: ResourcePhase.ready, attempts: attempt, startedAt: startedAt)
+                record.outputs = SpecValue.map(produced.values).canonicalJSON
+                record.secretOutputKeys = produced.secretKeys.sorted()
+                record.finishedAt = Clock.nowMilliseconds()
+                try await self.persist([
+                    .upsertResource(record),
+                    .appendJournal(self.journal(name, resource.name, Operation.apply, .succeeded)),
+                ])
+                outputs.set(resource.name, produced.values)
+                self.publish(name, .resourceReady, resource: resource.name, phase: ResourcePhase.ready, attempt: attempt,
+                    outputs: StateCoding.shown(produced.values, secretKeys: produced.secretKeys))
+            },
+            events: { [self] event in
+                await self.recordOutcome(event, environment: name, resources: byName)
+            })
+    }
+
+    /// Persists and publishes failures, blocks and retries as the executor reports them.
+    private func recordOutcome(
+        _ event: ExecutionEvent, environment name: String, resources: [String: ResolvedResource]
+    ) async {
+        switch event {
+        case .failed(let id, let message, let attempts):
+            var record = Self.record(name, resources[id]!, phase: ResourcePhase.failed, attempts: attempts)
+            record.lastError = message
+            record.finishedAt = Clock.nowMilliseconds()
+            try? await persist([.upsertResource(record), .appendJournal(journal(name, id, Operation.apply, .failed))])
+            publish(name, .resourceFailed, resource: id, phase: ResourcePhase.failed, message: message, attempt: attempts)
+        case .blocked(let id, let dependency):
+            var record = Self.record(name, resources[id]!, phase: ResourcePhase.blocked)
+            record.lastError = "blocked: \(dependency) failed"
+            try? await persist([.upsertResource(record)])
+            publish(name, .resourceBlocked, resource: id, phase: ResourcePhase.blocked, message: "\(dependency) failed")
+        case .retrying(let id, let attempt, let message, let delay):
+            publish(name, .resourceRetrying, resource: id, phase: ResourcePhase.applying,
+                message: "\(message); retrying in \(delay)", attempt: attempt)
+        case .started, .succeeded:
+            break
+        }
+    }
+
+    /// The record of `resource` in `phase`.
+    static func record(
+        _ environment: String, _ resource: ResolvedResource, phase: String, attempts: Int = 0, startedAt: Int64? = nil,
+        previous: ResourceRecord? = nil
+    ) -> ResourceRecord {
+        ResourceRecord(
+            environment: environment, name: resource.name, type: resource.type, driver: resource.driver,
+            params: SpecValue.map(resource.params).canonicalJSON, dependencies: StateCoding.json(resource.dependencies),
+            phase: phase, outputs: previous?.outputs ?? "{}", secretOutputKeys: previous?.secretOutputKeys ?? [],
+            attempts: Int64(attempts), startedAt: startedAt)
+    }
+
+    static func summary(_ apply: ExecutionReport, _ deletion: ExecutionReport) -> String {
+        var parts: [String] = []
+        for id in apply.failed {
+            if case .failed(let message, _)? = apply.outcomes[id] { parts.append("\(id) failed: \(message)") }
+        }
+        if !apply.blocked.isEmpty { parts.append("blocked: " + apply.blocked.joined(separator: ", ")) }
+        for id in deletion.failed {
+            if case .failed(let message, _)? = deletion.outcomes[id] { parts.append("deleting \(id) failed: \(message)") }
+        }
+        return parts.joined(separator: "; ")
+    }
+}
+
+/// A failure of the engine itself, not of a resource.
+struct EngineError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = "engine: \(description)" }
+}

@@ -1,0 +1,266 @@
+import Glibc
+import Synchronization
+import TrellisAPI
+import TrellisDomain
+import TrellisDrivers
+import TrellisEngine
+import TrellisLogging
+import TrellisRPC
+import TrellisStore
+import TrellisWire
+
+/// Owns environments: admits applies, runs apply and delete operations to completion,
+/// resumes them after a restart, expires environments whose time to live has passed,
+/// and publishes progress.
+///
+/// One operation runs per environment at a time. Operations run in tasks the engine owns,
+/// not in the calls that asked for them: an apply goes on if its caller goes away, and a
+/// coordinator killed mid-operation picks it up from the journal when it starts again.
+/// Every transition is persisted before it is acted on.
+public actor EnvironmentEngine {
+    let store: any StateStore
+    let admission: Admission
+    let drivers: DriverRegistry
+    let limits: ExecutionLimits
+    let hub = ProgressHub()
+    let logger: Logger
+    let faults: FaultInjection
+    private var running: [String: Task<Void, Never>] = [:]
+    private var ttlTask: Task<Void, Never>?
+
+    public init(
+        store: any StateStore,
+        drivers: DriverRegistry,
+        apiGroup: String = SpecDecoder.defaultAPIGroup,
+        limits: ExecutionLimits = ExecutionLimits(),
+        logger: Logger = Logger(label: "engine"),
+        faults: FaultInjection = FaultInjection()
+    ) {
+        self.store = store
+        self.drivers = drivers
+        self.admission = Admission(
+            decoder: SpecDecoder(apiGroup: apiGroup), resolver: Resolver(), drivers: drivers, store: store)
+        self.limits = limits
+        self.logger = logger
+        self.faults = faults
+    }
+
+    // MARK: - Lifecycle
+
+    /// Resumes operations a previous run left unfinished and starts the TTL loop.
+    public func start(ttlInterval: Duration = .seconds(1)) async throws {
+        for name in try await store.environmentsWithUnfinishedWork() {
+            guard let record = try await store.environment(named: name) else { continue }
+            logger.info("resuming unfinished operation", ["env.name": name, "env.phase": record.phase])
+            if record.deletionRequested || record.phase == EnvironmentPhase.deleting {
+                launch(name) { engine in await engine.runDelete(name) }
+            } else {
+                launch(name) { engine in await engine.resumeApply(record) }
+            }
+        }
+        ttlTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: ttlInterval)
+                await self?.expire()
+            }
+        }
+    }
+
+    /// Stops the TTL loop and ends every progress stream. Operations still running are
+    /// left to the journal: the next start resumes them.
+    public func stop() async {
+        ttlTask?.cancel()
+        hub.finishAll()
+    }
+
+    /// Waits until no operation is running (tests, benchmarks).
+    public func waitUntilIdle() async {
+        while let operation = running.values.first { await operation.value }
+    }
+
+    /// Deletes every environment whose time to live has passed.
+    func expire() async {
+        do {
+            for record in try await store.expiredEnvironments(now: Clock.nowMilliseconds()) where running[record.name] == nil {
+                logger.info("time to live passed; deleting", ["env.name": record.name])
+                try await requestDeletion(record.name)
+            }
+        } catch {
+            logger.error("expiring environments failed", ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Requests
+
+    /// Checks and stores what `files` hold, starts an apply for every environment in them,
+    /// and returns the stream of their progress and the documents stored.
+    func apply(_ files: [TrellisV1.SourceFile]) async throws -> (
+        documents: [AdmittedDocument], environments: [String], events: AsyncStream<TrellisV1.ProgressEvent>
+    ) {
+        let admitted = try await admission.admit(files)
+        let names = admitted.environments.map(\.resolved.name)
+        for name in names where running[name] != nil {
+            throw RPCError(.failedPrecondition, "engine: environment \(name) has an operation in progress")
+        }
+        let now = Clock.nowMilliseconds()
+        let batch = StoreBatch(
+            admitted.documents.filter(\.changed).map {
+                .putDocument(CatalogDocumentDraft(kind: $0.kind, name: $0.name, body: $0.body, createdAt: now))
+            })
+        if !batch.isEmpty { try await persist(batch) }
+        let events = hub.subscribe(to: Set(names), unbounded: true)
+        for environment in admitted.environments {
+            launch(environment.resolved.name) { engine in await engine.runApply(environment) }
+        }
+        return (admitted.documents, names, events)
+    }
+
+    /// Stores the catalog documents in `files`; environments in them are refused.
+    func putDocuments(_ files: [TrellisV1.SourceFile]) async throws -> [TrellisV1.DocumentResult] {
+        let admitted = try await admission.admit(files)
+        guard admitted.environments.isEmpty else {
+            throw RPCError(.invalidArgument, "catalog: Environments are applied with EnvironmentService/Apply")
+        }
+        let now = Clock.nowMilliseconds()
+        let batch = StoreBatch(
+            admitted.documents.filter(\.changed).map {
+                .putDocument(CatalogDocumentDraft(kind: $0.kind, name: $0.name, body: $0.body, createdAt: now))
+            })
+        if !batch.isEmpty { try await persist(batch) }
+        return admitted.documents.map {
+            TrellisV1.DocumentResult(kind: $0.kind, name: $0.name, version: UInt32(clamping: $0.version), changed: $0.changed)
+        }
+    }
+
+    /// What an apply of `files` would do.
+    func plan(_ files: [TrellisV1.SourceFile]) async throws -> TrellisV1.PlanResponse {
+        let admitted = try await admission.admit(files)
+        var plans: [TrellisV1.EnvironmentPlan] = []
+        for environment in admitted.environments {
+            let records = try await store.resources(inEnvironment: environment.resolved.name)
+            plans.append(Self.planMessage(environment.resolved, try Self.diff(environment.resolved, records)))
+        }
+        return TrellisV1.PlanResponse(
+            environments: plans,
+            documents: admitted.documents.map {
+                TrellisV1.DocumentResult(kind: $0.kind, name: $0.name, version: UInt32(clamping: $0.version), changed: $0.changed)
+            })
+    }
+
+    /// Starts deleting environment `name`; returns its progress stream.
+    func delete(_ name: String) async throws -> AsyncStream<TrellisV1.ProgressEvent> {
+        guard try await store.environment(named: name) != nil else {
+            throw RPCError(.notFound, "engine: environment \(name) does not exist")
+        }
+        guard running[name] == nil else {
+            throw RPCError(.failedPrecondition, "engine: environment \(name) has an operation in progress")
+        }
+        let events = hub.subscribe(to: [name], unbounded: true)
+        try await requestDeletion(name)
+        return events
+    }
+
+    /// Events of one environment or all, from now on.
+    nonisolated func watch(_ name: String) -> AsyncStream<TrellisV1.ProgressEvent> {
+        hub.subscribe(to: name.isEmpty ? nil : [name], unbounded: false)
+    }
+
+    func status(of name: String) async throws -> TrellisV1.EnvironmentStatus {
+        guard let record = try await store.environment(named: name) else {
+            throw RPCError(.notFound, "engine: environment \(name) does not exist")
+        }
+        return StateCoding.status(record, try await store.resources(inEnvironment: name))
+    }
+
+    func list(team: String) async throws -> [TrellisV1.EnvironmentStatus] {
+        let records = try await store.environments(matching: EnvironmentFilter(team: team.isEmpty ? nil : team))
+        var statuses: [TrellisV1.EnvironmentStatus] = []
+        for record in records.sorted(by: { $0.name < $1.name }) {
+            statuses.append(StateCoding.status(record, try await store.resources(inEnvironment: record.name)))
+        }
+        return statuses
+    }
+
+    // MARK: - Operations
+
+    private func requestDeletion(_ name: String) async throws {
+        try await persist([
+            .requestEnvironmentDeletion(name: name, expectedRevision: nil),
+            .setEnvironmentPhase(name: name, phase: EnvironmentPhase.deleting, expectedRevision: nil),
+            .appendJournal(journal(name, nil, Operation.delete, .intent)),
+        ])
+        launch(name) { engine in await engine.runDelete(name) }
+    }
+
+    /// Runs `body` as the one operation of environment `name`.
+    private func launch(_ name: String, _ body: @escaping @Sendable (EnvironmentEngine) async -> Void) {
+        precondition(running[name] == nil, "two operations on environment \(name)")
+        running[name] = Task { [self] in
+            await body(self)
+            await self.finished(name)
+        }
+    }
+
+    private func finished(_ name: String) {
+        running[name] = nil
+    }
+
+    /// Whether an operation is running for `name`.
+    func isRunning(_ name: String) -> Bool { running[name] != nil }
+
+    // MARK: - Persistence and events
+
+    /// Writes `batch` durably; nothing is acted on before this returns.
+    nonisolated func persist(_ batch: StoreBatch) async throws {
+        try await store.write(batch)
+        faults.acknowledgedWrite()
+    }
+
+    nonisolated func journal(
+        _ environment: String, _ resource: String?, _ operation: String, _ transition: JournalTransition,
+        payload: String = "{}"
+    ) -> JournalDraft {
+        JournalDraft(
+            environment: environment, resource: resource, operation: operation, transition: transition,
+            payload: payload, time: Clock.nowMilliseconds())
+    }
+
+    nonisolated func publish(
+        _ environment: String, _ event: TrellisV1.EventType, resource: String = "", phase: String,
+        message: String = "", attempt: Int = 0, outputs: [String: String] = [:], plan: TrellisV1.EnvironmentPlan? = nil
+    ) {
+        hub.publish(TrellisV1.ProgressEvent(
+            timeUnixMs: Clock.nowMilliseconds(), environment: environment, resource: resource, event: event,
+            phase: phase, outputs: outputs, message: message, attempt: UInt32(clamping: attempt), plan: plan))
+    }
+}
+
+/// Wall-clock milliseconds, the unit every record uses.
+enum Clock {
+    static func nowMilliseconds() -> Int64 { WallClock.nowNanoseconds() / 1_000_000 }
+}
+
+/// A test hook: `TRELLIS_TEST_KILL_AFTER_WRITES=N` makes the process kill itself with
+/// SIGKILL right after its Nth acknowledged state write, so that tests can crash the
+/// coordinator between any two persisted transitions.
+public final class FaultInjection: Sendable {
+    private let remaining: Atomic<Int>
+
+    public init(killAfterWrites: Int? = nil) {
+        remaining = Atomic(killAfterWrites ?? -1)
+    }
+
+    /// Reads the hook from the environment.
+    public static func fromEnvironment() -> FaultInjection {
+        guard let text = getenv("TRELLIS_TEST_KILL_AFTER_WRITES").map({ String(cString: $0) }), let count = Int(text)
+        else { return FaultInjection() }
+        return FaultInjection(killAfterWrites: count)
+    }
+
+    func acknowledgedWrite() {
+        guard remaining.load(ordering: .relaxed) > 0 else { return }
+        if remaining.subtract(1, ordering: .relaxed).newValue == 0 {
+            kill(getpid(), SIGKILL)
+        }
+    }
+}
