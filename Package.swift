@@ -155,7 +155,10 @@ let package = Package(
         .testTarget(name: "TrellisDomainTests", dependencies: ["TrellisDomain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TrellisCoordinatorTests",
-            dependencies: ["TrellisAPI", "TrellisCoordinator", "TrellisRPC", "TrellisTestSupport", "TrellisTLS"],
+            dependencies: [
+                "TrellisAPI", "TrellisCoordinator", "TrellisDomain", "TrellisDrivers", "TrellisEngine", "TrellisRPC",
+                "TrellisStore", "TrellisTestSupport", "TrellisTLS", "TrellisWire",
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -27,7 +27,7 @@ public final class TrellisdProcess: @unchecked Sendable {
     }
 
     /// Starts `trellisd ARGUMENTS` and returns at once; see ``waitUntilReady()``.
-    public init(arguments: [String], dataDirectory: String) throws {
+    public init(arguments: [String], dataDirectory: String, environment: [String: String] = [:]) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binaryPath) else {
             throw RawClientError("trellisd is not built at \(Self.binaryPath); run `swift build` first")
         }
@@ -35,6 +35,9 @@ public final class TrellisdProcess: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binaryPath)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = pipe
@@ -52,14 +55,13 @@ public final class TrellisdProcess: @unchecked Sendable {
 
     /// Starts `trellisd --dev` on free loopback ports.
     public convenience init(
-        dev dataDirectory: String = TrellisdProcess.temporaryDataDirectory(), extra: [String] = []
-    )
-        throws
-    {
+        dev dataDirectory: String = TrellisdProcess.temporaryDataDirectory(), extra: [String] = [],
+        environment: [String: String] = [:]
+    ) throws {
         try self.init(
             arguments: ["--dev", "--data", dataDirectory, "--listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0"]
                 + extra,
-            dataDirectory: dataDirectory)
+            dataDirectory: dataDirectory, environment: environment)
     }
 
     /// Everything the process wrote so far.

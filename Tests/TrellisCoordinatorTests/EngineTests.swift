@@ -1,0 +1,230 @@
+import Foundation
+import Synchronization
+import Testing
+import TrellisAPI
+import TrellisDomain
+import TrellisDrivers
+import TrellisEngine
+import TrellisRPC
+import TrellisStore
+import TrellisWire
+
+@testable import TrellisCoordinator
+
+/// Counts completed noop applies per resource.
+private final class ApplyCounter: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+    func record(_ request: DriverRequest) { counts.withLock { $0[request.resource, default: 0] += 1 } }
+    var snapshot: [String: Int] { counts.withLock { $0 } }
+}
+
+/// An engine over a real SQLite file in a fresh directory.
+private func makeEngine(counter: ApplyCounter = ApplyCounter()) async throws -> (EnvironmentEngine, SQLiteStore, String) {
+    let directory = FileManager.default.temporaryDirectory.path + "/engine-test-\(UInt64.random(in: 0...UInt64.max))"
+    let store = try await SQLiteStore.open(directory: directory)
+    var limits = ExecutionLimitsForTests.fast
+    limits.maxConcurrent = 64
+    let engine = EnvironmentEngine(
+        store: store, drivers: DriverRegistry([NoopDriver(onApply: { counter.record($0) })]), limits: limits)
+    return (engine, store, directory)
+}
+
+private enum ExecutionLimitsForTests {
+    static var fast: ExecutionLimits {
+        var limits = ExecutionLimits()
+        limits.initialBackoff = .milliseconds(10)
+        return limits
+    }
+}
+
+private func file(_ text: String, name: String = "test.yaml") -> TrellisV1.SourceFile {
+    TrellisV1.SourceFile(name: name, content: Array(text.utf8))
+}
+
+/// Runs an apply and collects its events until every environment settles.
+private func applyAndCollect(_ engine: EnvironmentEngine, _ text: String) async throws -> [TrellisV1.ProgressEvent] {
+    let (_, names, events) = try await engine.apply([file(text)])
+    var pending = Set(names)
+    var collected: [TrellisV1.ProgressEvent] = []
+    for await event in events {
+        collected.append(event)
+        if event.event == .environmentPhase, event.phase == "Ready" || event.phase == "Failed" {
+            pending.remove(event.environment)
+            if pending.isEmpty { break }
+        }
+    }
+    return collected
+}
+
+private let diamond = """
+    apiVersion: trellis.dev/v1
+    kind: Template
+    metadata: {name: diamond}
+    spec:
+      resources:
+        a: {type: noop, params: {delay: 300ms, outputs: {value: "from-a"}}}
+        b: {type: noop, params: {delay: 300ms, outputs: {token: "t0k", plain: "p"}, secret: [token]}}
+        c:
+          type: noop
+          params: {delay: 50ms, outputs: {joined: "${resources.a.outputs.value}+${resources.b.outputs.token}"}}
+    ---
+    apiVersion: trellis.dev/v1
+    kind: Environment
+    metadata: {name: shape, team: core}
+    spec: {template: diamond}
+    """
+
+@Suite("The engine over a real state store")
+struct EngineTests {
+    @Test("independent resources run in parallel and a dependent starts only after both finish")
+    func ordering() async throws {
+        let (engine, store, _) = try await makeEngine()
+        let events = try await applyAndCollect(engine, diamond)
+        #expect(events.last?.phase == "Ready")
+        let records = Dictionary(uniqueKeysWithValues: try await store.resources(inEnvironment: "shape").map { ($0.name, $0) })
+        let (a, b, c) = (records["a"]!, records["b"]!, records["c"]!)
+        #expect(a.startedAt! < b.finishedAt! && b.startedAt! < a.finishedAt!, "a and b overlapped")
+        #expect(c.startedAt! >= max(a.finishedAt!, b.finishedAt!))
+        await store.close()
+    }
+
+    @Test("outputs flow through placeholders, and secrets never appear in events or status")
+    func outputsAndSecrets() async throws {
+        let (engine, store, _) = try await makeEngine()
+        let events = try await applyAndCollect(engine, diamond)
+        let ready = events.filter { $0.event == .resourceReady }
+        #expect(ready.first { $0.resource == "b" }?.outputs == ["token": "(secret)", "plain": "p"])
+        #expect(ready.first { $0.resource == "c" }?.outputs["joined"] == "from-a+t0k")
+        let status = try await engine.status(of: "shape")
+        #expect(status.resources.first { $0.name == "b" }?.outputs["token"] == "(secret)")
+        #expect(status.phase == "Ready")
+        #expect(status.resources.first { $0.name == "c" }?.layer == 1)
+        await store.close()
+    }
+
+    @Test("a failure blocks its dependents, lets independent branches finish, and fails the environment")
+    func failureIsolation() async throws {
+        let (engine, store, _) = try await makeEngine()
+        let events = try await applyAndCollect(
+            engine,
+            """
+            apiVersion: trellis.dev/v1
+            kind: Template
+            metadata: {name: broken}
+            spec:
+              resources:
+                db: {type: noop, params: {fail: "disk full"}}
+                app: {type: noop, dependsOn: [db]}
+                web: {type: noop, dependsOn: [app]}
+                cache: {type: noop}
+            ---
+            apiVersion: trellis.dev/v1
+            kind: Environment
+            metadata: {name: partial}
+            spec: {template: broken}
+            """)
+        #expect(events.last?.phase == "Failed")
+        #expect(events.last?.message.contains("db failed: disk full") == true)
+        let phases = Dictionary(
+            uniqueKeysWithValues: try await store.resources(inEnvironment: "partial").map { ($0.name, $0.phase) })
+        #expect(phases == ["db": "Failed", "app": "Blocked", "web": "Blocked", "cache": "Ready"])
+        #expect(events.contains { $0.event == .resourceBlocked && $0.resource == "web" })
+        await store.close()
+    }
+
+    @Test("applying the same spec again runs nothing; changing one resource runs only it")
+    func idempotentReapply() async throws {
+        let counter = ApplyCounter()
+        let (engine, store, _) = try await makeEngine(counter: counter)
+        _ = try await applyAndCollect(engine, diamond)
+        _ = try await applyAndCollect(engine, diamond)
+        #expect(counter.snapshot == ["a": 1, "b": 1, "c": 1])
+        _ = try await applyAndCollect(engine, diamond.replacingOccurrences(of: "delay: 50ms", with: "delay: 60ms"))
+        #expect(counter.snapshot == ["a": 1, "b": 1, "c": 2])
+        await store.close()
+    }
+
+    @Test("delete removes dependents before what they depend on, then the environment")
+    func reverseDelete() async throws {
+        let (engine, store, _) = try await makeEngine()
+        _ = try await applyAndCollect(engine, diamond)
+        let events = try await engine.delete("shape")
+        var order: [String] = []
+        for await event in events {
+            if event.event == .resourceDeleted { order.append(event.resource) }
+            if event.event == .environmentPhase && event.phase == "Deleted" { break }
+        }
+        #expect(order.first == "c")
+        #expect(Set(order) == ["a", "b", "c"])
+        #expect(try await store.environment(named: "shape") == nil)
+        #expect(try await store.resources(inEnvironment: "shape").isEmpty)
+        await store.close()
+    }
+
+    @Test("a request with problems is refused whole and changes nothing")
+    func invalidRequestChangesNothing() async throws {
+        let (engine, store, _) = try await makeEngine()
+        let error = try await #require(throws: RPCError.self) {
+            _ = try await engine.apply([
+                file(
+                    """
+                    apiVersion: trellis.dev/v1
+                    kind: Template
+                    metadata: {name: ok}
+                    spec: {resources: {x: {type: noop, params: {delay: soon}}}}
+                    ---
+                    apiVersion: trellis.dev/v1
+                    kind: Environment
+                    metadata: {name: e}
+                    spec: {template: ok}
+                    ---
+                    apiVersion: trellis.dev/v1
+                    kind: Environment
+                    metadata: {name: f}
+                    spec: {template: missing}
+                    """)
+            ])
+        }
+        #expect(error.code == .invalidArgument)
+        let reasons = Set(error.details.map(\.reason))
+        #expect(reasons.contains("UNKNOWN_TEMPLATE"))
+        #expect(error.details.contains { $0.subject == "resources.x.params.delay" })
+        #expect(try await store.documents(kind: nil, allVersions: true).isEmpty)
+        #expect(try await store.environments(matching: .all).isEmpty)
+        await store.close()
+    }
+
+    @Test("plan reports what apply would do and changes nothing")
+    func planChangesNothing() async throws {
+        let (engine, store, _) = try await makeEngine()
+        let plan = try await engine.plan([file(diamond)])
+        #expect(plan.environments.first?.resources.map(\.action) == [.create, .create, .create])
+        #expect(plan.environments.first?.layerCount == 2)
+        #expect(plan.documents.first?.changed == true)
+        #expect(try await store.documents(kind: nil, allVersions: true).isEmpty)
+        await store.close()
+    }
+
+    @Test("an environment whose time to live has passed is deleted")
+    func ttlExpiry() async throws {
+        let (engine, store, _) = try await makeEngine()
+        _ = try await applyAndCollect(engine, diamond.replacingOccurrences(of: "{template: diamond}", with: "{template: diamond, ttl: 1s}"))
+        let status = try await engine.status(of: "shape")
+        #expect(status.expiresAtUnixMs > status.createdAtUnixMs)
+        try await engine.start(ttlInterval: .milliseconds(50))
+        let gone = try await eventuallyAsync { try await store.environment(named: "shape") == nil }
+        #expect(gone)
+        await engine.stop()
+        await store.close()
+    }
+}
+
+/// Polls an async throwing condition.
+private func eventuallyAsync(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return false
+}
