@@ -1,7 +1,8 @@
 import Testing
 import TrellisDomain
 
-@Suite("Graphs of 100,000 resources")
+// Serialized: each test holds a few hundred MB, and its printed time should not include the others'.
+@Suite("Graphs of 100,000 resources", .serialized)
 struct ScaleTests {
     static let count = 100_000
 
