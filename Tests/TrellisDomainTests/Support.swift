@@ -62,7 +62,7 @@ func noopTemplate(_ resources: [(String, [String])], name: String = "t") -> Temp
     )
 }
 
-func environment(for template: Template, parameters: SpecMap = [:]) -> Environment {
+func noopEnvironment(for template: Template, parameters: SpecMap = [:]) -> Environment {
     Environment(name: "env", template: TemplateReference(name: template.name), parameters: parameters)
 }
 

@@ -39,6 +39,10 @@ public struct PlaceholderString: Sendable, Hashable {
     public struct SyntaxError: Error, Sendable, Hashable {
         /// What is wrong, quoting the placeholder.
         public var message: String
+
+        public init(message: String) {
+            self.message = message
+        }
     }
 
     /// Whether `string` may hold a placeholder or an escape at all; most strings do not,

@@ -52,6 +52,7 @@ extension Plan {
             ValueDifference.paths(.map(old.params), .map(new.params), &path, into: &paths)
             changes.append(.params(paths))
         }
+        guard old.dependencies != new.dependencies else { return changes }
         let oldDependencies = Set(old.dependencies)
         let newDependencies = Set(new.dependencies)
         if oldDependencies != newDependencies {
