@@ -66,7 +66,8 @@ public final class Coordinator: Sendable {
         do {
             store = try await SQLiteStore.open(directory: directory.path, logger: logger.labelled("store"))
         } catch {
-            throw CoordinatorError(.configuration, "coordinator: opening the state in \(directory.path) failed", cause: error)
+            throw CoordinatorError(
+                .configuration, "coordinator: opening the state in \(directory.path) failed", cause: error)
         }
         let engine = EnvironmentEngine(
             store: store, drivers: Self.localDrivers(), apiGroup: options.apiGroup, logger: logger.labelled("engine"),

@@ -25,7 +25,8 @@ public struct NoopDriver: ResourceDriver {
             switch key {
             case "delay":
                 if let text = value.stringValue, SpecDuration.parse(text) == nil && !text.contains("${") {
-                    problems.append(ParamProblem(path: "params.delay", message: "\(text) is not a duration like 20ms or 1s"))
+                    problems.append(
+                        ParamProblem(path: "params.delay", message: "\(text) is not a duration like 20ms or 1s"))
                 } else if value.stringValue == nil {
                     problems.append(ParamProblem(path: "params.delay", message: "expected a duration string"))
                 }
@@ -42,8 +43,9 @@ public struct NoopDriver: ResourceDriver {
                     problems.append(ParamProblem(path: "params.secret", message: "expected a list of output keys"))
                 }
             default:
-                problems.append(ParamProblem(
-                    path: "params.\(key)", message: "unknown param (noop takes delay, fail, outputs, secret)"))
+                problems.append(
+                    ParamProblem(
+                        path: "params.\(key)", message: "unknown param (noop takes delay, fail, outputs, secret)"))
             }
         }
         return problems

@@ -19,7 +19,8 @@ private final class ApplyCounter: Sendable {
 }
 
 /// An engine over a real SQLite file in a fresh directory.
-private func makeEngine(counter: ApplyCounter = ApplyCounter()) async throws -> (EnvironmentEngine, SQLiteStore, String) {
+private func makeEngine(counter: ApplyCounter = ApplyCounter()) async throws -> (EnvironmentEngine, SQLiteStore, String)
+{
     let directory = FileManager.default.temporaryDirectory.path + "/engine-test-\(UInt64.random(in: 0...UInt64.max))"
     let store = try await SQLiteStore.open(directory: directory)
     var limits = ExecutionLimitsForTests.fast
@@ -81,7 +82,8 @@ struct EngineTests {
         let (engine, store, _) = try await makeEngine()
         let events = try await applyAndCollect(engine, diamond)
         #expect(events.last?.phase == "Ready")
-        let records = Dictionary(uniqueKeysWithValues: try await store.resources(inEnvironment: "shape").map { ($0.name, $0) })
+        let records = Dictionary(
+            uniqueKeysWithValues: try await store.resources(inEnvironment: "shape").map { ($0.name, $0) })
         let (a, b, c) = (records["a"]!, records["b"]!, records["c"]!)
         #expect(a.startedAt! < b.finishedAt! && b.startedAt! < a.finishedAt!, "a and b overlapped")
         #expect(c.startedAt! >= max(a.finishedAt!, b.finishedAt!))
@@ -208,7 +210,8 @@ struct EngineTests {
     @Test("an environment whose time to live has passed is deleted")
     func ttlExpiry() async throws {
         let (engine, store, _) = try await makeEngine()
-        _ = try await applyAndCollect(engine, diamond.replacingOccurrences(of: "{template: diamond}", with: "{template: diamond, ttl: 1s}"))
+        _ = try await applyAndCollect(
+            engine, diamond.replacingOccurrences(of: "{template: diamond}", with: "{template: diamond, ttl: 1s}"))
         let status = try await engine.status(of: "shape")
         #expect(status.expiresAtUnixMs > status.createdAtUnixMs)
         try await engine.start(ttlInterval: .milliseconds(50))
@@ -220,7 +223,9 @@ struct EngineTests {
 }
 
 /// Polls an async throwing condition.
-private func eventuallyAsync(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
+private func eventuallyAsync(
+    timeout: Duration = .seconds(20), _ condition: () async throws -> Bool
+) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

@@ -61,11 +61,14 @@ struct Admission {
         for (index, document) in documents.enumerated() {
             let key = "\(document.object.kind)/\(document.object.name)"
             guard seen.insert(key).inserted else {
-                problems.append(SpecError(
-                    file: fileOfDocument[index],
-                    document: SpecDocumentReference(index: document.index, kind: document.object.kind, name: document.object.name),
-                    path: "metadata.name", code: .duplicateResource,
-                    message: "\(document.object.kind) \(document.object.name) appears more than once in the request"))
+                problems.append(
+                    SpecError(
+                        file: fileOfDocument[index],
+                        document: SpecDocumentReference(
+                            index: document.index, kind: document.object.kind, name: document.object.name),
+                        path: "metadata.name", code: .duplicateResource,
+                        message: "\(document.object.kind) \(document.object.name) appears more than once in the request"
+                    ))
                 continue
             }
             switch document.object {
@@ -80,9 +83,10 @@ struct Admission {
             let body = document.object.canonicalJSON(apiGroup: decoder.apiGroup)
             let stored = try await store.document(kind: document.object.kind, name: document.object.name, version: nil)
             let unchanged = stored?.body == body
-            admittedDocuments.append(AdmittedDocument(
-                kind: document.object.kind, name: document.object.name, body: body,
-                version: unchanged ? stored!.version : (stored?.version ?? 0) + 1, changed: !unchanged))
+            admittedDocuments.append(
+                AdmittedDocument(
+                    kind: document.object.kind, name: document.object.name, body: body,
+                    version: unchanged ? stored!.version : (stored?.version ?? 0) + 1, changed: !unchanged))
         }
         if !problems.isEmpty { throw Self.rejection(problems) }
 
@@ -107,18 +111,21 @@ struct Admission {
                 template = stored
             } else {
                 let version = environment.template.version.map { " version \($0)" } ?? ""
-                problems.append(SpecError(
-                    file: environment.origin.file, document: reference, path: "spec.template",
-                    code: .unknownTemplate,
-                    message: "template \"\(environment.template.name)\"\(version) is not in the catalog or the request"))
+                problems.append(
+                    SpecError(
+                        file: environment.origin.file, document: reference, path: "spec.template",
+                        code: .unknownTemplate,
+                        message:
+                            "template \"\(environment.template.name)\"\(version) is not in the catalog or the request"))
                 continue
             }
             do {
                 let resolved = try resolver.resolve(environment, template: template, definitions: definitionList)
                 problems += driverProblems(resolved, reference)
-                admitted.append(AdmittedEnvironment(
-                    resolved: resolved, templateVersion: Int64(template.version),
-                    specJSON: SpecObject.environment(environment).canonicalJSON(apiGroup: decoder.apiGroup)))
+                admitted.append(
+                    AdmittedEnvironment(
+                        resolved: resolved, templateVersion: Int64(template.version),
+                        specJSON: SpecObject.environment(environment).canonicalJSON(apiGroup: decoder.apiGroup)))
             } catch {
                 problems += error.errors
             }
@@ -133,16 +140,18 @@ struct Admission {
         let file = resolved.environment.origin.file
         for resource in resolved.resources {
             guard let driver = drivers.driver(named: resource.driver) else {
-                problems.append(SpecError(
-                    file: file, document: reference, path: "resources.\(resource.name)", code: .noDriver,
-                    message: "driver \"\(resource.driver)\" is not available here (available: "
-                        + drivers.names.joined(separator: ", ") + ")"))
+                problems.append(
+                    SpecError(
+                        file: file, document: reference, path: "resources.\(resource.name)", code: .noDriver,
+                        message: "driver \"\(resource.driver)\" is not available here (available: "
+                            + drivers.names.joined(separator: ", ") + ")"))
                 continue
             }
             for problem in driver.validate(resource.params) {
-                problems.append(SpecError(
-                    file: file, document: reference, path: "resources.\(resource.name).\(problem.path)",
-                    code: .invalidValue, message: problem.message))
+                problems.append(
+                    SpecError(
+                        file: file, document: reference, path: "resources.\(resource.name).\(problem.path)",
+                        code: .invalidValue, message: problem.message))
             }
         }
         return problems
@@ -163,7 +172,9 @@ struct Admission {
     private func storedDefinitions() async throws -> [String: ResourceDefinition] {
         var definitions: [String: ResourceDefinition] = [:]
         for document in try await store.documents(kind: "ResourceDefinition", allVersions: false) {
-            if case .resourceDefinition(let definition)? = try decoder.decode(document.body, file: "catalog").first?.object {
+            if case .resourceDefinition(let definition)? = try decoder.decode(document.body, file: "catalog").first?
+                .object
+            {
                 definitions[definition.name] = definition
             }
         }
@@ -173,9 +184,12 @@ struct Admission {
     /// The status an invalid request gets: every problem as a detail.
     static func rejection(_ problems: [SpecError]) -> RPCError {
         let details = problems.map { problem in
-            var detail = RPCError.detail(reason: problem.code.rawValue, subject: problem.path, description: problem.description)
+            var detail = RPCError.detail(
+                reason: problem.code.rawValue, subject: problem.path, description: problem.description)
             detail.metadata = [WireV1.MetadataEntry(key: "file", value: problem.file)]
-            if let line = problem.line { detail.metadata.append(WireV1.MetadataEntry(key: "line", value: String(line))) }
+            if let line = problem.line {
+                detail.metadata.append(WireV1.MetadataEntry(key: "line", value: String(line)))
+            }
             return detail
         }
         let count = problems.count

@@ -64,15 +64,17 @@ extension EnvironmentEngine {
             }
             var definitions: [ResourceDefinition] = []
             for document in try await store.documents(kind: "ResourceDefinition", allVersions: false) {
-                if case .resourceDefinition(let definition)? = try admission.decoder.decode(document.body, file: "catalog")
-                    .first?.object
-                {
+                if case .resourceDefinition(let definition)? = try admission.decoder.decode(
+                    document.body, file: "catalog"
+                )
+                .first?.object {
                     definitions.append(definition)
                 }
             }
             let resolved = try admission.resolver.resolve(environment, template: template, definitions: definitions)
-            await runApply(AdmittedEnvironment(
-                resolved: resolved, templateVersion: record.templateVersion, specJSON: record.spec))
+            await runApply(
+                AdmittedEnvironment(
+                    resolved: resolved, templateVersion: record.templateVersion, specJSON: record.spec))
         } catch {
             logger.error("resuming apply failed", ["env.name": record.name, "error": "\(error)"])
             try? await persist([
@@ -118,7 +120,10 @@ extension EnvironmentEngine {
                     outputs.set(resource.name, try StateCoding.map(fromJSON: record.outputs, what: "outputs"))
                     continue
                 }
-                batch.append(.upsertResource(Self.record(name, resource, phase: ResourcePhase.pending, previous: recordsByName[resource.name])))
+                batch.append(
+                    .upsertResource(
+                        Self.record(
+                            name, resource, phase: ResourcePhase.pending, previous: recordsByName[resource.name])))
             }
             try await persist(batch)
             publish(name, .environmentPhase, phase: EnvironmentPhase.applying)
@@ -132,7 +137,8 @@ extension EnvironmentEngine {
             let message = Self.summary(report, deletionReport)
             try await persist([
                 .setEnvironmentPhase(name: name, phase: phase, expectedRevision: nil),
-                .appendJournal(journal(name, nil, Operation.apply, phase == EnvironmentPhase.ready ? .succeeded : .failed)),
+                .appendJournal(
+                    journal(name, nil, Operation.apply, phase == EnvironmentPhase.ready ? .succeeded : .failed)),
                 .compactJournal(environment: name),
             ])
             publish(name, .environmentPhase, phase: phase, message: message)
@@ -158,10 +164,12 @@ extension EnvironmentEngine {
                 let startedAt = Clock.nowMilliseconds()
                 try await self.persist([
                     .upsertResource(
-                        Self.record(name, resource, phase: ResourcePhase.applying, attempts: attempt, startedAt: startedAt)),
+                        Self.record(
+                            name, resource, phase: ResourcePhase.applying, attempts: attempt, startedAt: startedAt)),
                     .appendJournal(self.journal(name, resource.name, Operation.apply, .started)),
                 ])
-                self.publish(name, .resourceStarted, resource: resource.name, phase: ResourcePhase.applying, attempt: attempt)
+                self.publish(
+                    name, .resourceStarted, resource: resource.name, phase: ResourcePhase.applying, attempt: attempt)
                 let params: SpecMap
                 do {
                     params = try Substitution.substitute(resource.params, outputs: outputs.snapshot)
@@ -171,9 +179,10 @@ extension EnvironmentEngine {
                 let driver = drivers.driver(named: resource.driver)!
                 let produced: DriverOutputs
                 do {
-                    produced = try await driver.apply(DriverRequest(
-                        environment: name, resource: resource.name, type: resource.type, params: params,
-                        attempt: attempt, requestID: "\(name)/\(resource.name)"))
+                    produced = try await driver.apply(
+                        DriverRequest(
+                            environment: name, resource: resource.name, type: resource.type, params: params,
+                            attempt: attempt, requestID: "\(name)/\(resource.name)"))
                 } catch let error as DriverError {
                     throw StepError(error.message, retryable: error.retryable)
                 } catch {
@@ -189,7 +198,8 @@ extension EnvironmentEngine {
                     .appendJournal(self.journal(name, resource.name, Operation.apply, .succeeded)),
                 ])
                 outputs.set(resource.name, produced.values)
-                self.publish(name, .resourceReady, resource: resource.name, phase: ResourcePhase.ready, attempt: attempt,
+                self.publish(
+                    name, .resourceReady, resource: resource.name, phase: ResourcePhase.ready, attempt: attempt,
                     outputs: StateCoding.shown(produced.values, secretKeys: produced.secretKeys))
             },
             events: { [self] event in
@@ -207,14 +217,16 @@ extension EnvironmentEngine {
             record.lastError = message
             record.finishedAt = Clock.nowMilliseconds()
             try? await persist([.upsertResource(record), .appendJournal(journal(name, id, Operation.apply, .failed))])
-            publish(name, .resourceFailed, resource: id, phase: ResourcePhase.failed, message: message, attempt: attempts)
+            publish(
+                name, .resourceFailed, resource: id, phase: ResourcePhase.failed, message: message, attempt: attempts)
         case .blocked(let id, let dependency):
             var record = Self.record(name, resources[id]!, phase: ResourcePhase.blocked)
             record.lastError = "blocked: \(dependency) failed"
             try? await persist([.upsertResource(record)])
             publish(name, .resourceBlocked, resource: id, phase: ResourcePhase.blocked, message: "\(dependency) failed")
         case .retrying(let id, let attempt, let message, let delay):
-            publish(name, .resourceRetrying, resource: id, phase: ResourcePhase.applying,
+            publish(
+                name, .resourceRetrying, resource: id, phase: ResourcePhase.applying,
                 message: "\(message); retrying in \(delay)", attempt: attempt)
         case .started, .succeeded:
             break
@@ -240,7 +252,9 @@ extension EnvironmentEngine {
         }
         if !apply.blocked.isEmpty { parts.append("blocked: " + apply.blocked.joined(separator: ", ")) }
         for id in deletion.failed {
-            if case .failed(let message, _)? = deletion.outcomes[id] { parts.append("deleting \(id) failed: \(message)") }
+            if case .failed(let message, _)? = deletion.outcomes[id] {
+                parts.append("deleting \(id) failed: \(message)")
+            }
         }
         return parts.joined(separator: "; ")
     }

@@ -19,7 +19,8 @@ extension EnvironmentEngine {
                 resources: records.enumerated().map { index, record in
                     TrellisV1.PlannedResource(
                         name: record.name, type: record.type, driver: record.driver, action: .delete,
-                        layer: UInt32(layerCount - 1 - (graph?.layerOfNode[index] ?? 0)), dependsOn: dependencies[index])
+                        layer: UInt32(layerCount - 1 - (graph?.layerOfNode[index] ?? 0)), dependsOn: dependencies[index]
+                    )
                 },
                 layerCount: UInt32(layerCount))
             publish(name, .planned, phase: EnvironmentPhase.deleting, plan: plan)
@@ -63,15 +64,17 @@ extension EnvironmentEngine {
                 try await self.persist([
                     .upsertResource(record), .appendJournal(self.journal(name, item.id, operation, .started)),
                 ])
-                self.publish(name, .resourceDeleting, resource: item.id, phase: ResourcePhase.deleting, attempt: attempt)
+                self.publish(
+                    name, .resourceDeleting, resource: item.id, phase: ResourcePhase.deleting, attempt: attempt)
                 guard let driver = drivers.driver(named: record.driver) else {
                     throw StepError("driver \(record.driver) is not available here")
                 }
                 let params = (try? StateCoding.map(fromJSON: record.params, what: "params")) ?? [:]
                 do {
-                    try await driver.delete(DriverRequest(
-                        environment: name, resource: item.id, type: record.type, params: params, attempt: attempt,
-                        requestID: "\(name)/\(item.id)"))
+                    try await driver.delete(
+                        DriverRequest(
+                            environment: name, resource: item.id, type: record.type, params: params, attempt: attempt,
+                            requestID: "\(name)/\(item.id)"))
                 } catch let error as DriverError {
                     throw StepError(error.message, retryable: error.retryable)
                 } catch {
@@ -91,7 +94,9 @@ extension EnvironmentEngine {
                     try? await self.persist([
                         .upsertResource(record), .appendJournal(self.journal(name, id, operation, .failed)),
                     ])
-                    self.publish(name, .resourceFailed, resource: id, phase: ResourcePhase.failed, message: message, attempt: attempts)
+                    self.publish(
+                        name, .resourceFailed, resource: id, phase: ResourcePhase.failed, message: message,
+                        attempt: attempts)
                 }
             })
     }

@@ -81,7 +81,8 @@ public actor EnvironmentEngine {
     /// Deletes every environment whose time to live has passed.
     func expire() async {
         do {
-            for record in try await store.expiredEnvironments(now: Clock.nowMilliseconds()) where running[record.name] == nil {
+            for record in try await store.expiredEnvironments(now: Clock.nowMilliseconds())
+            where running[record.name] == nil {
                 logger.info("time to live passed; deleting", ["env.name": record.name])
                 try await requestDeletion(record.name)
             }
@@ -94,7 +95,9 @@ public actor EnvironmentEngine {
 
     /// Checks and stores what `files` hold, starts an apply for every environment in them,
     /// and returns the stream of their progress and the documents stored.
-    func apply(_ files: [TrellisV1.SourceFile]) async throws -> (
+    func apply(
+        _ files: [TrellisV1.SourceFile]
+    ) async throws -> (
         documents: [AdmittedDocument], environments: [String], events: AsyncStream<TrellisV1.ProgressEvent>
     ) {
         let admitted = try await admission.admit(files)
@@ -128,7 +131,8 @@ public actor EnvironmentEngine {
             })
         if !batch.isEmpty { try await persist(batch) }
         return admitted.documents.map {
-            TrellisV1.DocumentResult(kind: $0.kind, name: $0.name, version: UInt32(clamping: $0.version), changed: $0.changed)
+            TrellisV1.DocumentResult(
+                kind: $0.kind, name: $0.name, version: UInt32(clamping: $0.version), changed: $0.changed)
         }
     }
 
@@ -143,7 +147,8 @@ public actor EnvironmentEngine {
         return TrellisV1.PlanResponse(
             environments: plans,
             documents: admitted.documents.map {
-                TrellisV1.DocumentResult(kind: $0.kind, name: $0.name, version: UInt32(clamping: $0.version), changed: $0.changed)
+                TrellisV1.DocumentResult(
+                    kind: $0.kind, name: $0.name, version: UInt32(clamping: $0.version), changed: $0.changed)
             })
     }
 
@@ -229,9 +234,10 @@ public actor EnvironmentEngine {
         _ environment: String, _ event: TrellisV1.EventType, resource: String = "", phase: String,
         message: String = "", attempt: Int = 0, outputs: [String: String] = [:], plan: TrellisV1.EnvironmentPlan? = nil
     ) {
-        hub.publish(TrellisV1.ProgressEvent(
-            timeUnixMs: Clock.nowMilliseconds(), environment: environment, resource: resource, event: event,
-            phase: phase, outputs: outputs, message: message, attempt: UInt32(clamping: attempt), plan: plan))
+        hub.publish(
+            TrellisV1.ProgressEvent(
+                timeUnixMs: Clock.nowMilliseconds(), environment: environment, resource: resource, event: event,
+                phase: phase, outputs: outputs, message: message, attempt: UInt32(clamping: attempt), plan: plan))
     }
 }
 

@@ -11,13 +11,16 @@ enum EnvironmentService {
             serverStreaming: { request, writer, _ in
                 let (documents, names, events) = try await engine.apply(request.files)
                 for document in documents {
-                    try await writer.write(TrellisV1.ProgressEvent(
-                        timeUnixMs: Clock.nowMilliseconds(), event: .documentApplied, phase: document.changed ? "Stored" : "Unchanged",
-                        document: TrellisV1.DocumentResult(
-                            kind: document.kind, name: document.name, version: UInt32(clamping: document.version),
-                            changed: document.changed)))
+                    try await writer.write(
+                        TrellisV1.ProgressEvent(
+                            timeUnixMs: Clock.nowMilliseconds(), event: .documentApplied,
+                            phase: document.changed ? "Stored" : "Unchanged",
+                            document: TrellisV1.DocumentResult(
+                                kind: document.kind, name: document.name, version: UInt32(clamping: document.version),
+                                changed: document.changed)))
                 }
-                try await follow(events, until: Set(names), terminal: [EnvironmentPhase.ready, EnvironmentPhase.failed], writer)
+                try await follow(
+                    events, until: Set(names), terminal: [EnvironmentPhase.ready, EnvironmentPhase.failed], writer)
             })
         router.register(
             TrellisV1.EnvironmentService.plan,
@@ -35,7 +38,8 @@ enum EnvironmentService {
             serverStreaming: { request, writer, _ in
                 let events = try await engine.delete(request.name)
                 try await follow(
-                    events, until: [request.name], terminal: [EnvironmentPhase.deleted, EnvironmentPhase.failed], writer)
+                    events, until: [request.name], terminal: [EnvironmentPhase.deleted, EnvironmentPhase.failed], writer
+                )
             })
         router.register(
             TrellisV1.EnvironmentService.watch,
