@@ -20,12 +20,13 @@ DEB_PACKAGES := pkg-config libprotobuf-c-dev protobuf-c-compiler protobuf-compil
 PY_REQUIREMENTS := scripts/requirements.txt clients/python/requirements.txt
 
 .PHONY: help deps deps-deb deps-py build build-release run test test-swift test-python lint format \
-	gen gen-check bench-rpc clean
+	gen gen-check bench-rpc bench-engine clean
 
 help:
 	@echo "make run      build and start trellisd --dev (data in $(DATA), API on $(LISTEN))"
 	@echo "make test     every check and test: generated code, lint, Swift tests, Python client tests"
 	@echo "make bench-rpc   the RPC benchmark against gRPC C++"
+	@echo "make bench-engine   the engine benchmark: planning and provisioning noop graphs"
 	@echo "make gen      regenerate protobuf code from proto/"
 	@echo "make format   format Swift sources in place"
 
@@ -79,6 +80,9 @@ gen-check: deps
 
 bench-rpc: deps
 	bench/run-rpc
+
+bench-engine: deps
+	bench/run-engine
 
 clean:
 	rm -rf .build $(DATA)
