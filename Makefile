@@ -23,7 +23,7 @@ PY_REQUIREMENTS := scripts/requirements.txt clients/python/requirements.txt
 	gen gen-check bench-rpc bench-engine clean
 
 help:
-	@echo "make run      build and start trellisd --dev (data in $(DATA), API on $(LISTEN))"
+	@echo "make run      build, start trellisd --dev (data in $(DATA), API on $(LISTEN)), apply examples/quickstart.yaml"
 	@echo "make test     every check and test: generated code, lint, Swift tests, Python client tests"
 	@echo "make bench-rpc   the RPC benchmark against gRPC C++"
 	@echo "make bench-engine   the engine benchmark: planning and provisioning noop graphs"
@@ -55,8 +55,7 @@ build-release: deps-deb
 	$(SWIFT) build -c release
 
 run: deps build
-	@echo "starting trellisd --dev: API $(LISTEN), agents $(AGENT_LISTEN), data $(DATA) (Ctrl-C stops it)"
-	.build/debug/trellisd --dev --data $(DATA) --listen $(LISTEN) --agent-listen $(AGENT_LISTEN)
+	DATA=$(DATA) LISTEN=$(LISTEN) AGENT_LISTEN=$(AGENT_LISTEN) scripts/run-dev
 
 test: deps gen-check lint test-swift test-python
 
@@ -66,11 +65,14 @@ test-swift: build
 test-python: build
 	cd clients/python && ./gen.sh && TRELLISD=$(CURDIR)/.build/debug/trellisd $(PYTHON) -m pytest -q -p no:cacheprovider tests
 
+# Generated code is left as scripts/gen-proto writes it.
+SWIFT_SOURCES = $(shell find Sources Tests bench -name '*.swift' -not -path '*/Generated/*' -not -path '*/.build/*') Package.swift
+
 lint:
-	$(SWIFT) format lint --strict --recursive --parallel Sources Tests Package.swift
+	$(SWIFT) format lint --strict --parallel $(SWIFT_SOURCES)
 
 format:
-	$(SWIFT) format --in-place --recursive --parallel Sources Tests Package.swift
+	$(SWIFT) format --in-place --parallel $(SWIFT_SOURCES)
 
 gen: deps
 	scripts/gen-proto

@@ -26,6 +26,22 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
         message.isEmpty ? code.name : "\(code.name): \(message)"
     }
 
+    /// The detail reason that marks a call the server did no work for: retrying it, on
+    /// this server later or on another, cannot do anything twice.
+    public static let notProcessedReason = "NOT_PROCESSED"
+
+    /// `UNAVAILABLE` for a call the server refused before doing any work.
+    public static func notProcessed(_ message: String) -> RPCError {
+        RPCError(
+            .unavailable, message,
+            details: [detail(reason: notProcessedReason, subject: "", description: "the call was not processed")])
+    }
+
+    /// Whether the server did no work for the call, so that it is safe to retry.
+    public var wasNotProcessed: Bool {
+        code == .unavailable && details.contains { $0.reason == Self.notProcessedReason }
+    }
+
     /// A detail with the given reason, subject and description, for building errors.
     public static func detail(reason: String, subject: String, description: String) -> WireV1.ErrorDetail {
         var detail = WireV1.ErrorDetail()

@@ -100,3 +100,28 @@ struct EventLoopTests {
         }
     }
 }
+
+@Suite("Timer queue")
+struct TimerQueueTests {
+    @Test("cancelled timers do not accumulate, and the rest still fire in order")
+    func cancelledTimersAreReclaimed() {
+        var queue = TimerQueue()
+        let start = ContinuousClock.now
+        var ids: [TimerID] = []
+        for index in 0..<10_000 { ids.append(queue.schedule(at: start + .seconds(30 + index % 7)) {}) }
+        for id in ids.dropFirst(3) { queue.cancel(id) }
+        #expect(queue.count == 3)
+        #expect(queue.heapSize < 200)
+        let fired = Probe()
+        var order: [Int] = []
+        _ = queue.schedule(at: start + .milliseconds(2)) { fired.add("late") }
+        _ = queue.schedule(at: start + .milliseconds(1)) { fired.add("early") }
+        for body in queue.takeDue(now: start + .milliseconds(5)) {
+            body()
+            order.append(fired["early"] + fired["late"])
+        }
+        #expect(order == [1, 2])
+        #expect(fired["early"] == 1 && fired["late"] == 1)
+        #expect(queue.count == 3)
+    }
+}

@@ -4,6 +4,8 @@ import TrellisRPC
 import TrellisTestSupport
 import TrellisWire
 
+private let slow = MethodDescriptor<EchoV1.EchoRequest, EchoV1.EchoResponse>(
+    service: "test.Shutdown", method: "Slow", kind: .unary)
 private let hold = MethodDescriptor<EchoV1.EchoRequest, EchoV1.EchoResponse>(
     service: "test.Shutdown", method: "Hold", kind: .serverStreaming)
 
@@ -11,14 +13,21 @@ private let hold = MethodDescriptor<EchoV1.EchoRequest, EchoV1.EchoResponse>(
 struct ShutdownTests {
     @Test("shutdown lets an in-flight call finish, then refuses new ones")
     func drainLetsCallsFinish() async throws {
-        let server = try await TestRPCServer.start()
+        let probe = Probe()
+        let server = try await TestRPCServer.start { router in
+            router.register(
+                slow,
+                unary: { request, _ in
+                    probe.add("started")
+                    try await Task.sleep(for: .milliseconds(500))
+                    return EchoV1.EchoResponse(payload: request.payload)
+                })
+        }
         let client = try server.makeClient()
-        try await client.connect(timeout: .seconds(10))
-        async let slow = client.unary(EchoV1.EchoService.echo, EchoV1.EchoRequest(payload: [8], delayMs: 500))
-        #expect(await eventually { server.server.connectionCount == 1 })
-        try await Task.sleep(for: .milliseconds(100))
+        async let answer = client.unary(slow, EchoV1.EchoRequest(payload: [8]))
+        #expect(await eventually { probe["started"] == 1 })
         await server.server.shutdown()
-        let response = try await slow
+        let response = try await answer
         #expect(response.payload == [8])
 
         let error = try await #require(throws: RPCError.self) {

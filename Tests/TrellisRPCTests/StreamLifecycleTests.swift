@@ -91,7 +91,7 @@ struct StreamLifecycleTests {
         let started = ContinuousClock.now
         let error = try await #require(throws: RPCError.self) {
             try await client.serverStreaming(
-                hang, EchoV1.EchoRequest(), options: CallOptions(timeout: .milliseconds(300))
+                hang, EchoV1.EchoRequest(), options: CallOptions(timeout: .milliseconds(1500))
             ) {
                 responses in
                 for try await _ in responses {}

@@ -228,7 +228,7 @@ extension TrellisV1.PutDocumentsResponse {
                     name: "documents",
                     kind: .message(TrellisV1.DocumentResult._wireSchema),
                     repeated: true
-                )
+                ),
             ]
         )
 
@@ -500,7 +500,7 @@ extension TrellisV1.ListDocumentsResponse {
                     name: "documents",
                     kind: .message(TrellisV1.CatalogDocument._wireSchema),
                     repeated: true
-                )
+                ),
             ]
         )
 

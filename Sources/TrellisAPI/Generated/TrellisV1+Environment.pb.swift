@@ -1524,7 +1524,7 @@ extension TrellisV1.ListEnvironmentsResponse {
                     name: "environments",
                     kind: .message(TrellisV1.EnvironmentStatus._wireSchema),
                     repeated: true
-                )
+                ),
             ]
         )
 

@@ -90,27 +90,13 @@ extension EnvironmentEngine {
         let resolved = admitted.resolved
         let name = resolved.name
         do {
-            let existing = try await store.environment(named: name)
             let records = try await store.resources(inEnvironment: name)
             let plan = try Self.diff(resolved, records)
             let recordsByName = Dictionary(uniqueKeysWithValues: records.map { ($0.name, $0) })
             publish(name, .planned, phase: EnvironmentPhase.applying, plan: Self.planMessage(resolved, plan))
 
-            // The intent, the environment and every desired resource, in one write.
-            let now = Clock.nowMilliseconds()
-            let environmentRecord = EnvironmentRecord(
-                name: name, spec: admitted.specJSON, templateName: resolved.template.name,
-                templateVersion: admitted.templateVersion, team: resolved.environment.team ?? "",
-                labels: StateCoding.json(resolved.environment.labels), phase: EnvironmentPhase.applying,
-                createdAt: existing?.createdAt ?? now,
-                ttlSeconds: resolved.environment.ttl.map { Int64($0.components.seconds) },
-                deletionRequested: false, revision: existing?.revision ?? 0)
-            var batch: StoreBatch = [
-                existing == nil
-                    ? .createEnvironment(environmentRecord)
-                    : .replaceEnvironment(environmentRecord, expectedRevision: existing!.revision),
-                .appendJournal(journal(name, nil, Operation.apply, .intent)),
-            ]
+            // Every desired resource that has to run, as Pending, in one write.
+            var batch = StoreBatch()
             var completed: Set<String> = []
             let outputs = OutputTable()
             for resource in resolved.resources {
@@ -125,7 +111,7 @@ extension EnvironmentEngine {
                         Self.record(
                             name, resource, phase: ResourcePhase.pending, previous: recordsByName[resource.name])))
             }
-            try await persist(batch)
+            if !batch.isEmpty { try await persist(batch) }
             publish(name, .environmentPhase, phase: EnvironmentPhase.applying)
 
             let report = await applyResources(resolved, completed: completed, outputs: outputs)
@@ -231,6 +217,22 @@ extension EnvironmentEngine {
         case .started, .succeeded:
             break
         }
+    }
+
+    /// The record of an environment about to be applied.
+    static func environmentRecord(
+        _ admitted: AdmittedEnvironment, existing: EnvironmentRecord?, now: Int64
+    )
+        -> EnvironmentRecord
+    {
+        let resolved = admitted.resolved
+        return EnvironmentRecord(
+            name: resolved.name, spec: admitted.specJSON, templateName: resolved.template.name,
+            templateVersion: admitted.templateVersion, team: resolved.environment.team ?? "",
+            labels: StateCoding.json(resolved.environment.labels), phase: EnvironmentPhase.applying,
+            createdAt: existing?.createdAt ?? now,
+            ttlSeconds: resolved.environment.ttl.map { Int64($0.components.seconds) },
+            deletionRequested: false, revision: existing?.revision ?? 0)
     }
 
     /// The record of `resource` in `phase`.

@@ -105,11 +105,21 @@ public actor EnvironmentEngine {
         for name in names where running[name] != nil {
             throw RPCError(.failedPrecondition, "engine: environment \(name) has an operation in progress")
         }
+        // The documents, each environment and its intent in one write: once it is
+        // durable the apply is accepted, and a restart finishes it.
         let now = Clock.nowMilliseconds()
-        let batch = StoreBatch(
+        var batch = StoreBatch(
             admitted.documents.filter(\.changed).map {
                 .putDocument(CatalogDocumentDraft(kind: $0.kind, name: $0.name, body: $0.body, createdAt: now))
             })
+        for environment in admitted.environments {
+            let existing = try await store.environment(named: environment.resolved.name)
+            let record = Self.environmentRecord(environment, existing: existing, now: now)
+            batch.append(
+                existing == nil
+                    ? .createEnvironment(record) : .replaceEnvironment(record, expectedRevision: existing!.revision))
+            batch.append(.appendJournal(journal(environment.resolved.name, nil, Operation.apply, .intent)))
+        }
         if !batch.isEmpty { try await persist(batch) }
         let events = hub.subscribe(to: Set(names), unbounded: true)
         for environment in admitted.environments {

@@ -187,7 +187,7 @@ actor ClientConnection: TransportDelegate {
             let code = StatusCode(rawValue: goAway.code)
             for (streamID, _) in streams where streamID > goAway.lastStreamId {
                 fail(
-                    streamID, RPCError(.unavailable, "rpc: server did not process the call: \(goAway.message)"),
+                    streamID, RPCError.notProcessed("rpc: server did not process the call: \(goAway.message)"),
                     sendCancel: false)
             }
             if code != .ok {

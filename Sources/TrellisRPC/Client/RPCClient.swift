@@ -257,6 +257,24 @@ public final class RPCClient: Sendable {
         _ request: Request,
         options: CallOptions = CallOptions()
     ) async throws -> Response {
+        // A call the server did not process (it was going away) is retried on a fresh
+        // connection: nothing can have happened twice.
+        var attempts = 0
+        while true {
+            do {
+                return try await unaryOnce(method, request, options: options)
+            } catch let error as RPCError where error.wasNotProcessed && attempts < 3 {
+                attempts += 1
+                logger.debug("retrying a call the server did not process", ["rpc.method": method.path])
+            }
+        }
+    }
+
+    private func unaryOnce<Request, Response>(
+        _ method: MethodDescriptor<Request, Response>,
+        _ request: Request,
+        options: CallOptions
+    ) async throws -> Response {
         try await withCall(path: method.path, options: options) { call in
             try await call.send(request)
             await call.halfClose()

@@ -22,6 +22,9 @@ struct TimerQueue {
     /// Timers that will still fire.
     var count: Int { live.count }
 
+    /// Entries in the heap, cancelled ones included.
+    var heapSize: Int { heap.count }
+
     /// The earliest deadline of a timer that will still fire.
     mutating func nextDeadline() -> ContinuousClock.Instant? {
         while let top = heap.first, !live.contains(top.id) {
@@ -41,6 +44,13 @@ struct TimerQueue {
 
     mutating func cancel(_ id: TimerID) {
         live.remove(id.value)
+        // Cancelled timers wait in the heap until their deadline; when they outnumber the
+        // live ones, rebuild, so that calls with long deadlines that finish early (the
+        // common case) cannot grow the heap without bound.
+        if heap.count > 64 && heap.count > 2 * live.count {
+            heap.removeAll { !live.contains($0.id) }
+            for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
+        }
     }
 
     /// Removes every timer whose deadline is at or before `now` and returns their bodies,

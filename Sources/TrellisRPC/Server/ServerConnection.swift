@@ -26,6 +26,8 @@ actor ServerConnection: TransportDelegate {
     private var idleSince: ContinuousClock.Instant = .now
     private var pingSentAt: ContinuousClock.Instant?
     private var housekeepingTimer: TimerID?
+    /// When `housekeepingTimer` fires.
+    private var housekeepingDeadline: ContinuousClock.Instant?
     private var pingCount: UInt64 = 0
 
     init(loop: EventLoop, transport: FramedTransport, shared: ServerShared) {
@@ -140,7 +142,7 @@ actor ServerConnection: TransportDelegate {
         highestStreamID = id
         transport.lastProcessedStreamID = id
         if draining {
-            transport.send(Frames.close(id, RPCError(.unavailable, "rpc: server is shutting down")))
+            transport.send(Frames.close(id, RPCError.notProcessed("rpc: server is shutting down")))
             return
         }
         let limits = shared.limits
@@ -296,7 +298,12 @@ actor ServerConnection: TransportDelegate {
         guard streams.isEmpty else { return }
         idleSince = .now
         if draining {
-            transport.close(after: nil, error: nil)
+            lingerThenClose()
+        } else if transport.isOpen {
+            // The idle timeout starts now; check then, unless a check comes sooner anyway.
+            let delay = nextHousekeepingDelay()
+            if let pending = housekeepingDeadline, pending <= .now + delay { return }
+            scheduleHousekeeping(after: delay)
         }
     }
 
@@ -307,7 +314,19 @@ actor ServerConnection: TransportDelegate {
         guard !draining, !closed else { return }
         draining = true
         transport.send(Frames.goAway(lastStream: highestStreamID, code: .ok, message: "server shutting down"))
-        if streams.isEmpty { transport.close(after: nil, error: nil) }
+        if streams.isEmpty { lingerThenClose() }
+    }
+
+    /// After a GoAway: waits for the client to close its side (it does once its calls
+    /// are done), or five seconds at most, before closing. Closing at once could reset the
+    /// connection under frames the client already sent, and a reset can destroy the
+    /// GoAway before the client reads it; meanwhile new streams are refused as not
+    /// processed, which clients retry elsewhere.
+    private func lingerThenClose() {
+        guard !closed, transport.isOpen else { return }
+        loop.scheduleTimer(at: .now + .seconds(5)) { [weak self] in
+            self?.assumeIsolated { $0.transport.close(after: nil, error: nil) }
+        }
     }
 
     /// Ends every open call with `UNAVAILABLE` and closes the connection.
@@ -338,13 +357,16 @@ actor ServerConnection: TransportDelegate {
 
     private func scheduleHousekeeping(after delay: Duration) {
         if let housekeepingTimer { loop.cancelTimer(housekeepingTimer) }
-        housekeepingTimer = loop.scheduleTimer(at: .now + delay) { [weak self] in
+        let deadline = ContinuousClock.now + delay
+        housekeepingDeadline = deadline
+        housekeepingTimer = loop.scheduleTimer(at: deadline) { [weak self] in
             self?.assumeIsolated { $0.housekeeping() }
         }
     }
 
     private func housekeeping() {
         housekeepingTimer = nil
+        housekeepingDeadline = nil
         guard !closed else { return }
         let limits = shared.limits
         let now = ContinuousClock.now
@@ -364,8 +386,8 @@ actor ServerConnection: TransportDelegate {
         if streams.isEmpty && !draining && now - idleSince >= limits.idleTimeout {
             logger.debug("closing idle connection")
             draining = true
-            transport.close(
-                after: Frames.goAway(lastStream: highestStreamID, code: .ok, message: "idle"), error: nil)
+            transport.send(Frames.goAway(lastStream: highestStreamID, code: .ok, message: "idle"))
+            lingerThenClose()
             return
         }
         if pingSentAt == nil && now - transport.lastReceived >= limits.keepaliveInterval {
