@@ -233,3 +233,52 @@ private func eventuallyAsync(
     }
     return false
 }
+
+/// Fails retryably until its third attempt.
+private struct FlakyDriver: ResourceDriver {
+    let name = "flaky"
+    func validate(_ params: SpecMap) -> [ParamProblem] { [] }
+    func apply(_ request: DriverRequest) async throws(DriverError) -> DriverOutputs {
+        guard request.attempt >= 3 else { throw DriverError("busy, attempt \(request.attempt)", retryable: true) }
+        return DriverOutputs(values: ["attempt": .int(request.attempt)])
+    }
+    func delete(_ request: DriverRequest) async throws(DriverError) {}
+}
+
+@Suite("Engine retries")
+struct EngineRetryTests {
+    @Test("a retryable driver failure is retried with backoff until it succeeds")
+    func retries() async throws {
+        let directory =
+            FileManager.default.temporaryDirectory.path + "/engine-retry-\(UInt64.random(in: 0...UInt64.max))"
+        let store = try await SQLiteStore.open(directory: directory)
+        var limits = ExecutionLimits()
+        limits.initialBackoff = .milliseconds(10)
+        let engine = EnvironmentEngine(
+            store: store, drivers: DriverRegistry([NoopDriver(), FlakyDriver()]), limits: limits)
+        let events = try await applyAndCollect(
+            engine,
+            """
+            apiVersion: trellis.dev/v1
+            kind: ResourceDefinition
+            metadata: {name: flaky-service}
+            spec: {type: service, driver: flaky}
+            ---
+            apiVersion: trellis.dev/v1
+            kind: Template
+            metadata: {name: retrying}
+            spec: {resources: {svc: {type: service}}}
+            ---
+            apiVersion: trellis.dev/v1
+            kind: Environment
+            metadata: {name: retried}
+            spec: {template: retrying}
+            """)
+        #expect(events.last?.phase == "Ready")
+        #expect(events.filter { $0.event == .resourceRetrying }.count == 2)
+        let record = try #require(try await store.resource(inEnvironment: "retried", named: "svc"))
+        #expect(record.attempts == 3)
+        #expect(record.driver == "flaky")
+        await store.close()
+    }
+}
