@@ -282,3 +282,38 @@ struct EngineRetryTests {
         await store.close()
     }
 }
+
+@Suite("Catalog versions and watching")
+struct CatalogAndWatchTests {
+    @Test("applying a template again is idempotent; a changed body becomes the next version")
+    func templateVersions() async throws {
+        let (engine, store, _) = try await makeEngine()
+        let first = try await engine.apply([file(diamond)])
+        #expect(first.documents.map { [$0.version, $0.changed ? 1 : 0] } == [[1, 1]])
+        await engine.waitUntilIdle()
+        let again = try await engine.apply([file(diamond)])
+        #expect(again.documents.map { [$0.version, $0.changed ? 1 : 0] } == [[1, 0]])
+        await engine.waitUntilIdle()
+        let changed = try await engine.apply([file(diamond.replacingOccurrences(of: "300ms", with: "301ms"))])
+        #expect(changed.documents.map { [$0.version, $0.changed ? 1 : 0] } == [[2, 1]])
+        await engine.waitUntilIdle()
+        #expect(try await store.documents(kind: "Template", allVersions: true).map(\.version) == [1, 2])
+        #expect(try await engine.status(of: "shape").templateVersion == 2)
+        await store.close()
+    }
+
+    @Test("a watch of every environment sees an apply's progress as it happens")
+    func watchSeesProgress() async throws {
+        let (engine, store, _) = try await makeEngine()
+        let watch = engine.watch("")
+        _ = try await applyAndCollect(engine, diamond)
+        var seen: [TrellisV1.EventType] = []
+        for await event in watch {
+            seen.append(event.event)
+            if event.event == .environmentPhase && event.phase == "Ready" { break }
+        }
+        #expect(seen.first == .planned)
+        #expect(seen.filter { $0 == .resourceReady }.count == 3)
+        await store.close()
+    }
+}
