@@ -1,5 +1,5 @@
 /// Formats records as logfmt or JSON lines.
-enum LineFormatter {
+public enum LineFormatter {
     static func logfmt(_ record: LogRecord) -> String {
         var line = "time=\(WallClock.rfc3339(nanoseconds: record.timestampNanoseconds))"
         line += " level=\(record.level) logger=\(quotedIfNeeded(record.label)) msg=\(quoted(record.message))"
@@ -32,7 +32,8 @@ enum LineFormatter {
         escaped(value) { "\\u{\(String($0, radix: 16))}" }
     }
 
-    static func jsonString(_ value: String) -> String {
+    /// `value` as a JSON string literal, quotes included.
+    public static func jsonString(_ value: String) -> String {
         escaped(value) { code in
             let hex = String(code, radix: 16)
             return "\\u" + String(repeating: "0", count: 4 - hex.count) + hex

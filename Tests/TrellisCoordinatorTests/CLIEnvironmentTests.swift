@@ -4,30 +4,14 @@ import TrellisRPC
 import TrellisTestSupport
 
 /// Runs `trellis` against a coordinator and returns its status and output.
-private func trellis(
-    _ arguments: [String], server: TrellisdProcess, api: SocketAddress
-) throws -> (
-    status: Int32, stdout: String, stderr: String
-) {
-    let binary = (TrellisdProcess.binaryPath as NSString).deletingLastPathComponent + "/trellis"
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = arguments
-    var environment = ProcessInfo.processInfo.environment
-    environment["TRELLIS_SERVER"] = api.description
-    environment["TRELLIS_CA"] = "\(server.dataDirectory)/ca.pem"
-    environment["TRELLIS_TOKEN"] = try String(contentsOfFile: "\(server.dataDirectory)/admin.token", encoding: .utf8)
+private func trellis(_ arguments: [String], server: TrellisdProcess, api: SocketAddress) throws -> ProcessOutcome {
+    let token = try String(contentsOfFile: "\(server.dataDirectory)/admin.token", encoding: .utf8)
         .trimmingCharacters(in: .whitespacesAndNewlines)
-    process.environment = environment
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    return try runBuiltExecutable(
+        "trellis", arguments,
+        environment: [
+            "TRELLIS_SERVER": api.description, "TRELLIS_CA": "\(server.dataDirectory)/ca.pem", "TRELLIS_TOKEN": token,
+        ])
 }
 
 private func write(_ text: String) throws -> String {

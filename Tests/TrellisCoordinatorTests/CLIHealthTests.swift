@@ -3,21 +3,8 @@ import Testing
 import TrellisRPC
 import TrellisTestSupport
 
-/// Runs a built executable to completion and returns its status and output.
-private func run(_ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let binary = (TrellisdProcess.binaryPath as NSString).deletingLastPathComponent + "/" + name
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+private func run(_ name: String, _ arguments: [String]) throws -> ProcessOutcome {
+    try runBuiltExecutable(name, arguments)
 }
 
 @Suite("trellis health, end to end")

@@ -1,3 +1,5 @@
+import TrellisLogging
+
 /// A JSON value with object keys kept in the order they were added, so that output is
 /// stable and reads in a sensible order.
 enum JSONValue: Equatable {
@@ -68,24 +70,7 @@ enum JSONValue: Equatable {
     }
 
     static func quote(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        LineFormatter.jsonString(value)
     }
 
     /// A string map as an object with sorted keys.
