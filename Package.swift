@@ -125,6 +125,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TrellisDriversTests",
+            dependencies: ["TrellisDomain", "TrellisDrivers", "TrellisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TrellisEngineTests",
             dependencies: ["TrellisEngine", "TrellisTestSupport"],
             swiftSettings: swiftSettings

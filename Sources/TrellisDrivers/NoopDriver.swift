@@ -70,5 +70,9 @@ public struct NoopDriver: ResourceDriver {
         return DriverOutputs(values: request.params["outputs"]?.mapValue ?? [:], secretKeys: secret)
     }
 
+    public func observe(_ request: DriverRequest, applied: DriverOutputs) async throws(DriverError) -> Observation {
+        .matches
+    }
+
     public func delete(_ request: DriverRequest) async throws(DriverError) {}
 }

@@ -11,15 +11,63 @@ public struct DriverRequest: Sendable {
     public var attempt: Int
     /// Carried into every log line about this step.
     public var requestID: String
+    /// The environment's directory on this host; paths in params are relative to it and
+    /// may not leave it. Nil where the driver touches no files (the coordinator's noop).
+    public var environmentDirectory: String?
+    /// Where drivers that run programs send each captured line of output.
+    public var output: (any OutputSink)?
 
-    public init(environment: String, resource: String, type: String, params: SpecMap, attempt: Int, requestID: String) {
+    public init(
+        environment: String, resource: String, type: String, params: SpecMap, attempt: Int, requestID: String,
+        environmentDirectory: String? = nil, output: (any OutputSink)? = nil
+    ) {
         self.environment = environment
         self.resource = resource
         self.type = type
         self.params = params
         self.attempt = attempt
         self.requestID = requestID
+        self.environmentDirectory = environmentDirectory
+        self.output = output
     }
+}
+
+/// One line a resource's program wrote.
+public struct OutputLine: Sendable, Hashable {
+    public enum Stream: String, Sendable, Hashable {
+        case stdout
+        case stderr
+    }
+
+    public var environment: String
+    public var resource: String
+    public var stream: Stream
+    /// Wall-clock time the line was read, in nanoseconds since the Unix epoch.
+    public var timestampNanoseconds: Int64
+    public var text: String
+
+    public init(environment: String, resource: String, stream: Stream, timestampNanoseconds: Int64, text: String) {
+        self.environment = environment
+        self.resource = resource
+        self.stream = stream
+        self.timestampNanoseconds = timestampNanoseconds
+        self.text = text
+    }
+}
+
+/// Receives captured output lines; must not block (the logs subsystem batches them).
+public protocol OutputSink: Sendable {
+    func write(_ line: OutputLine)
+}
+
+/// What observing a resource found.
+public enum Observation: Sendable, Hashable {
+    /// The resource is as applied.
+    case matches
+    /// The resource exists but differs from its spec; the reason says how.
+    case drifted(String)
+    /// The resource is gone.
+    case missing(String)
 }
 
 /// What applying a resource produced.
@@ -78,6 +126,10 @@ public protocol ResourceDriver: Sendable {
 
     /// Makes the resource match `request.params`; returns its outputs.
     func apply(_ request: DriverRequest) async throws(DriverError) -> DriverOutputs
+
+    /// Compares the resource as it is with what applying `request.params` made, given
+    /// the outputs that apply returned. Changes nothing.
+    func observe(_ request: DriverRequest, applied: DriverOutputs) async throws(DriverError) -> Observation
 
     /// Removes the resource; deleting what does not exist succeeds.
     func delete(_ request: DriverRequest) async throws(DriverError)

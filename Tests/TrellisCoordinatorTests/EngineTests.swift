@@ -242,6 +242,9 @@ private struct FlakyDriver: ResourceDriver {
         guard request.attempt >= 3 else { throw DriverError("busy, attempt \(request.attempt)", retryable: true) }
         return DriverOutputs(values: ["attempt": .int(request.attempt)])
     }
+    func observe(_ request: DriverRequest, applied: DriverOutputs) async throws(DriverError) -> Observation {
+        .matches
+    }
     func delete(_ request: DriverRequest) async throws(DriverError) {}
 }
 
