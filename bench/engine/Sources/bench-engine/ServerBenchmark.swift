@@ -24,6 +24,28 @@ struct ServerBenchmark {
         var resourcesReady = 0
         var finalPhase = ""
         var message = ""
+        /// Server times each resource started and was ready, by node (`rN` is node N).
+        var startedAtOfNode: [Int64] = []
+        var readyAtOfNode: [Int64] = []
+
+        /// Mean milliseconds from a resource's start to its ready event beyond its own
+        /// delay: the write of its Ready transition and the driver's overshoot.
+        func meanStepOverhead(delayMilliseconds: Int) -> Double {
+            let spans = zip(startedAtOfNode, readyAtOfNode).filter { $0.0 > 0 && $0.1 > 0 }
+            guard !spans.isEmpty else { return 0 }
+            return Double(spans.map { $0.1 - $0.0 }.reduce(0, +)) / Double(spans.count) - Double(delayMilliseconds)
+        }
+
+        /// Mean milliseconds from the last dependency's ready event to a resource's start
+        /// event: scheduling it and writing its Applying transition.
+        func meanHandoff(_ graph: BenchGraph) -> Double {
+            var gaps: [Int64] = []
+            for (node, edges) in graph.dependencies.enumerated() where !edges.isEmpty {
+                let released = edges.map { readyAtOfNode[$0] }.max()!
+                if released > 0, startedAtOfNode[node] > 0 { gaps.append(startedAtOfNode[node] - released) }
+            }
+            return gaps.isEmpty ? 0 : Double(gaps.reduce(0, +)) / Double(gaps.count)
+        }
     }
 
     /// Everything measured on one server.
@@ -105,6 +127,12 @@ struct ServerBenchmark {
     ) async throws -> Apply {
         let clock = ContinuousClock()
         var apply = Apply()
+        apply.startedAtOfNode = Array(repeating: 0, count: graph.count)
+        apply.readyAtOfNode = Array(repeating: 0, count: graph.count)
+        func node(_ resource: String) -> Int? {
+            guard let node = Int(resource.dropFirst()), node >= 0, node < graph.count else { return nil }
+            return node
+        }
         apply.sentAt = WallClock.nowNanoseconds() / 1_000_000
         let start = clock.now
         try await client.serverStreaming(
@@ -117,9 +145,11 @@ struct ServerBenchmark {
                     apply.plannedAt = event.timeUnixMs
                 case .resourceStarted:
                     if apply.firstStartedAt == 0 { apply.firstStartedAt = event.timeUnixMs }
+                    if let node = node(event.resource) { apply.startedAtOfNode[node] = event.timeUnixMs }
                 case .resourceReady:
                     apply.resourcesReady += 1
                     apply.lastReadyAt = max(apply.lastReadyAt, event.timeUnixMs)
+                    if let node = node(event.resource) { apply.readyAtOfNode[node] = event.timeUnixMs }
                 case .environmentPhase where event.environment == name:
                     if event.phase == "Applying" {
                         apply.applyingAt = event.timeUnixMs
