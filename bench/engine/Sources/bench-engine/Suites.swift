@@ -104,6 +104,10 @@ struct Suites {
                 "request", "\(Format.count(bytes)) B YAML", target: "≤ 1 MiB input limit",
                 met: bytes <= 1 << 20)
             timing("Plan RPC", results.map { $0.planMilliseconds ?? 0 })
+            let creates = results.map(\.plannedResources).min() ?? 0
+            row(
+                "  resources the plan creates", "\(Format.count(creates)) of \(Format.count(count))", target: "all",
+                met: creates == count)
             timing("Apply, sent to Ready event", results.map(\.apply.wallMilliseconds))
             timing(
                 "Plan + Apply", results.map { ($0.planMilliseconds ?? 0) + $0.apply.wallMilliseconds }, target: 1_000)
