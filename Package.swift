@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "TrellisTLS", targets: ["TrellisTLS"]),
         .library(name: "TrellisWire", targets: ["TrellisWire"]),
         .library(name: "TrellisLogging", targets: ["TrellisLogging"]),
+        // Specs, graphs and plans, for the engine benchmark (bench/engine).
+        .library(name: "TrellisDomain", targets: ["TrellisDomain"]),
     ],
     targets: [
         // C shims, one per library.
