@@ -99,8 +99,9 @@ extension EnvironmentEngine {
             var batch = StoreBatch()
             var completed: Set<String> = []
             let outputs = OutputTable()
+            let actions = Dictionary(plan.steps.map { ($0.resource, $0.action) }, uniquingKeysWith: { first, _ in first })
             for resource in resolved.resources {
-                let stepAction = plan.step(for: resource.name)?.action
+                let stepAction = actions[resource.name]
                 if stepAction == .unchanged, let record = recordsByName[resource.name] {
                     completed.insert(resource.name)
                     outputs.set(resource.name, try StateCoding.map(fromJSON: record.outputs, what: "outputs"))
