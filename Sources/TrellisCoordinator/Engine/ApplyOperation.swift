@@ -99,7 +99,8 @@ extension EnvironmentEngine {
             var batch = StoreBatch()
             var completed: Set<String> = []
             let outputs = OutputTable()
-            let actions = Dictionary(plan.steps.map { ($0.resource, $0.action) }, uniquingKeysWith: { first, _ in first })
+            let actions = Dictionary(
+                plan.steps.map { ($0.resource, $0.action) }, uniquingKeysWith: { first, _ in first })
             for resource in resolved.resources {
                 let stepAction = actions[resource.name]
                 if stepAction == .unchanged, let record = recordsByName[resource.name] {
