@@ -35,6 +35,17 @@ public enum StoreMutation: Sendable, Hashable {
     case compactJournal(environment: String?)
 }
 
+/// How durable a write is once `write` returns.
+public enum StoreDurability: Sendable, Hashable {
+    /// On disk: survives a power loss (the commit waits for an fsync).
+    case flushed
+    /// Handed to the operating system: survives the coordinator being killed, not a power
+    /// loss, after which the latest such writes may be missing (never a later one without
+    /// an earlier one). For records that are safe to lose because the work they describe
+    /// is idempotent and is redone when its record is missing.
+    case written
+}
+
 /// Several writes applied atomically: all of them or, when one fails, none.
 ///
 /// A resource transition updates the resource's state and appends to the journal in one
@@ -42,9 +53,12 @@ public enum StoreMutation: Sendable, Hashable {
 public struct StoreBatch: Sendable, Hashable, ExpressibleByArrayLiteral {
     /// The writes, applied in order.
     public var mutations: [StoreMutation]
+    /// What a crash after the write returns may cost.
+    public var durability: StoreDurability = .flushed
 
-    public init(_ mutations: [StoreMutation] = []) {
+    public init(_ mutations: [StoreMutation] = [], durability: StoreDurability = .flushed) {
         self.mutations = mutations
+        self.durability = durability
     }
 
     public init(arrayLiteral mutations: StoreMutation...) {

@@ -96,7 +96,7 @@ extension EnvironmentEngine {
             publish(name, .planned, phase: EnvironmentPhase.applying, plan: Self.planMessage(resolved, plan))
 
             // Every desired resource that has to run, as Pending, in one write.
-            var batch = StoreBatch()
+            var batch = StoreBatch([], durability: .written)
             var completed: Set<String> = []
             let outputs = OutputTable()
             let actions = Dictionary(
@@ -150,7 +150,7 @@ extension EnvironmentEngine {
             step: { [self] item, attempt in
                 let resource = byName[item.id]!
                 let startedAt = Clock.nowMilliseconds()
-                try await self.persist([
+                try await self.persistTransition([
                     .upsertResource(
                         Self.record(
                             name, resource, phase: ResourcePhase.applying, attempts: attempt, startedAt: startedAt)),
@@ -181,7 +181,7 @@ extension EnvironmentEngine {
                 record.outputs = SpecValue.map(produced.values).canonicalJSON
                 record.secretOutputKeys = produced.secretKeys.sorted()
                 record.finishedAt = Clock.nowMilliseconds()
-                try await self.persist([
+                try await self.persistTransition([
                     .upsertResource(record),
                     .appendJournal(self.journal(name, resource.name, Operation.apply, .succeeded)),
                 ])
@@ -204,13 +204,15 @@ extension EnvironmentEngine {
             var record = Self.record(name, resources[id]!, phase: ResourcePhase.failed, attempts: attempts)
             record.lastError = message
             record.finishedAt = Clock.nowMilliseconds()
-            try? await persist([.upsertResource(record), .appendJournal(journal(name, id, Operation.apply, .failed))])
+            try? await persistTransition([
+                .upsertResource(record), .appendJournal(journal(name, id, Operation.apply, .failed)),
+            ])
             publish(
                 name, .resourceFailed, resource: id, phase: ResourcePhase.failed, message: message, attempt: attempts)
         case .blocked(let id, let dependency):
             var record = Self.record(name, resources[id]!, phase: ResourcePhase.blocked)
             record.lastError = "blocked: \(dependency) failed"
-            try? await persist([.upsertResource(record)])
+            try? await persistTransition([.upsertResource(record)])
             publish(name, .resourceBlocked, resource: id, phase: ResourcePhase.blocked, message: "\(dependency) failed")
         case .retrying(let id, let attempt, let message, let delay):
             publish(

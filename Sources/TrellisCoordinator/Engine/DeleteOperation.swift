@@ -61,7 +61,7 @@ extension EnvironmentEngine {
             step: { [self] item, attempt in
                 var record = byName[item.id]!
                 record.phase = ResourcePhase.deleting
-                try await self.persist([
+                try await self.persistTransition([
                     .upsertResource(record), .appendJournal(self.journal(name, item.id, operation, .started)),
                 ])
                 self.publish(
@@ -80,7 +80,7 @@ extension EnvironmentEngine {
                 } catch {
                     throw StepError("\(error)")
                 }
-                try await self.persist([
+                try await self.persistTransition([
                     .deleteResource(environment: name, name: item.id),
                     .appendJournal(self.journal(name, item.id, operation, .succeeded)),
                 ])
@@ -91,7 +91,7 @@ extension EnvironmentEngine {
                     var record = byName[id]!
                     record.phase = ResourcePhase.failed
                     record.lastError = message
-                    try? await self.persist([
+                    try? await self.persistTransition([
                         .upsertResource(record), .appendJournal(self.journal(name, id, operation, .failed)),
                     ])
                     self.publish(

@@ -13,6 +13,8 @@ final class DatabaseWorker {
     static let maximumBatchesPerCommit = 4096
 
     private let connection: SQLiteConnection
+    /// Whether the connection runs with `synchronous=FULL` now (it opens that way).
+    private var flushesCommits = true
     private let queue: DatabaseJobQueue
     private let statistics: StatisticsRecorder
     private let logger: Logger
@@ -67,6 +69,14 @@ final class DatabaseWorker {
         var results: [Result<StoreWriteResult, StoreError>] = []
         results.reserveCapacity(group.count)
         do throws(StoreError) {
+            // One batch that must be flushed makes the whole commit flushed.
+            let flush = group.contains { $0.batch.durability == .flushed }
+            if flush != flushesCommits {
+                try connection.execute(
+                    flush ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+                    operation: "set synchronous")
+                flushesCommits = flush
+            }
             try connection.run("BEGIN IMMEDIATE", operation: "begin transaction")
             for write in group {
                 results.append(apply(write.batch))
