@@ -50,7 +50,7 @@ func fileStatus(_ path: String) -> stat? {
 
 /// The contents of `path` as text, or nil.
 func readText(_ path: String) -> String? {
-    guard let file = fopen(path, "rb") else { return nil }
+    guard let file = fopen(path, "rbe") else { return nil }
     defer { fclose(file) }
     var bytes: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
@@ -64,7 +64,7 @@ func readText(_ path: String) -> String? {
 
 /// Writes `text` to `path`, replacing it, and sets `mode`.
 func writeText(_ text: String, to path: String, mode: mode_t = 0o644) {
-    let file = fopen(path, "wb")!
+    let file = fopen(path, "wbe")!
     _ = Array(text.utf8).withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, file) }
     fclose(file)
     chmod(path, mode)
