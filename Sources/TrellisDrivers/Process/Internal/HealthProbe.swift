@@ -16,7 +16,7 @@ struct HealthProbe {
         let deadline = ContinuousClock.now + timeout
         switch check {
         case .tcp(let port):
-            switch connect(port: port, deadline: deadline) {
+            switch connect(port: port, label: "tcp 127.0.0.1:\(port)", deadline: deadline) {
             case .connected(let socket):
                 close(socket)
                 return nil
@@ -36,9 +36,9 @@ struct HealthProbe {
     }
 
     /// A connected socket to 127.0.0.1:`port`, or why there is none.
-    private func connect(port: Int, deadline: ContinuousClock.Instant) -> Connection {
+    private func connect(port: Int, label: String, deadline: ContinuousClock.Instant) -> Connection {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socket >= 0 else { return .failed("tcp 127.0.0.1:\(port): \(ProcessSystemError("socket"))") }
+        guard socket >= 0 else { return .failed("\(label): \(ProcessSystemError("socket"))") }
         let flags = fcntl(socket, F_GETFL)
         _ = fcntl(socket, F_SETFL, flags | O_NONBLOCK)
 
@@ -52,14 +52,14 @@ struct HealthProbe {
             }
         }
         if result != 0 && errno != EINPROGRESS {
-            let reason = "tcp 127.0.0.1:\(port): \(ProcessSystemError("connect"))"
+            let reason = "\(label): \(ProcessSystemError("connect"))"
             close(socket)
             return .failed(reason)
         }
         if result != 0 {
             guard wait(for: socket, events: Int16(POLLOUT), until: deadline) else {
                 close(socket)
-                return .failed("tcp 127.0.0.1:\(port): connect timed out after \(timeout)")
+                return .failed("\(label): connect timed out after \(timeout)")
             }
             var error: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
@@ -67,7 +67,7 @@ struct HealthProbe {
             if error != 0 {
                 close(socket)
                 return .failed(
-                    "tcp 127.0.0.1:\(port): \(ProcessSystemError("connect", errorNumber: error))")
+                    "\(label): \(ProcessSystemError("connect", errorNumber: error))")
             }
         }
         return .connected(socket)
@@ -79,13 +79,13 @@ struct HealthProbe {
     )
         -> String?
     {
+        let target = "http 127.0.0.1:\(port)\(path)"
         let socket: Int32
-        switch connect(port: port, deadline: deadline) {
+        switch connect(port: port, label: target, deadline: deadline) {
         case .connected(let connected): socket = connected
         case .failed(let reason): return reason
         }
         defer { close(socket) }
-        let target = "http 127.0.0.1:\(port)\(path)"
 
         let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
         var sent = 0
