@@ -183,7 +183,7 @@ struct ProcessDriverTests {
     func slowSinkDrops() async throws {
         var configuration = ProcessSupervisor.Configuration()
         configuration.outputQueueCapacity = 100
-        try await withDriver(configuration, sink: CollectingSink(delay: .milliseconds(5))) { driver, fixture in
+        try await withDriver(configuration, sink: ProcessOutputCollector(delay: .milliseconds(5))) { driver, fixture in
             let script = "for i in range(20000): print(i)\nprint('done', flush=True)"
             let params: SpecMap = ["command": ["python3", "-c", .string(script)], "restart": "never"]
             _ = try await driver.apply(fixture.request(params))
@@ -352,7 +352,7 @@ private let httpServer = """
     """
 
 /// Collects lines, optionally slowly (to stand for a sink that falls behind).
-final class CollectingSink: OutputSink {
+final class ProcessOutputCollector: OutputSink {
     private let collected = Mutex<[OutputLine]>([])
     private let delay: Duration?
 
@@ -374,9 +374,9 @@ final class CollectingSink: OutputSink {
 /// A temporary environment directory and the requests for resources in it.
 struct Fixture {
     let directory: String
-    let sink: CollectingSink
+    let sink: ProcessOutputCollector
 
-    init(sink: CollectingSink = CollectingSink()) throws {
+    init(sink: ProcessOutputCollector = ProcessOutputCollector()) throws {
         var template = Array("/tmp/trellis-process-XXXXXX".utf8CString)
         guard let path = mkdtemp(&template) else { throw DriverError("mkdtemp failed") }
         directory = String(cString: path)
@@ -398,7 +398,7 @@ struct Fixture {
 /// and the supervisor afterwards, whether `body` threw or not.
 private func withDriver(
     _ configuration: ProcessSupervisor.Configuration = ProcessSupervisor.Configuration(),
-    sink: CollectingSink = CollectingSink(),
+    sink: ProcessOutputCollector = ProcessOutputCollector(),
     _ body: (ProcessDriver, Fixture) async throws -> Void
 ) async throws {
     let supervisor = try ProcessSupervisor(configuration: configuration)
