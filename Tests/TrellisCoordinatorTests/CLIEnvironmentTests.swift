@@ -4,10 +4,11 @@ import TrellisRPC
 import TrellisTestSupport
 
 /// Runs `trellis` against a coordinator and returns its status and output.
-private func trellis(_ arguments: [String], server: TrellisdProcess, api: SocketAddress) throws -> ProcessOutcome {
+private func trellis(_ arguments: [String], server: TrellisdProcess, api: SocketAddress) async throws -> ProcessOutcome
+{
     let token = try String(contentsOfFile: "\(server.dataDirectory)/admin.token", encoding: .utf8)
         .trimmingCharacters(in: .whitespacesAndNewlines)
-    return try runBuiltExecutable(
+    return try await runBuiltExecutable(
         "trellis", arguments,
         environment: [
             "TRELLIS_SERVER": api.description, "TRELLIS_CA": "\(server.dataDirectory)/ca.pem", "TRELLIS_TOKEN": token,
@@ -49,7 +50,7 @@ struct CLIEnvironmentTests {
         defer { server.removeData() }
         let (api, _) = try await server.waitUntilReady()
         let file = try write(spec)
-        let result = try trellis(["apply", "-f", file, "-o", "json"], server: server, api: api)
+        let result = try await trellis(["apply", "-f", file, "-o", "json"], server: server, api: api)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let events = try jsonObjects(result.stdout)
         for event in events {
@@ -64,7 +65,7 @@ struct CLIEnvironmentTests {
         #expect(last["phase"] as? String == "Ready")
         #expect(last["resource"] == nil)
 
-        let get = try trellis(["get", "environment", "cli-env", "-o", "json"], server: server, api: api)
+        let get = try await trellis(["get", "environment", "cli-env", "-o", "json"], server: server, api: api)
         #expect(get.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(get.stdout.utf8)) as? [String: Any])
         let status = try #require(object["status"] as? [String: Any])
@@ -78,13 +79,13 @@ struct CLIEnvironmentTests {
         }
         #expect(object["remaining"] is String)
 
-        let list = try trellis(["get", "environments"], server: server, api: api)
+        let list = try await trellis(["get", "environments"], server: server, api: api)
         #expect(list.stdout.contains("cli-env") && list.stdout.contains("Ready"))
 
-        let delete = try trellis(["delete", "environment", "cli-env"], server: server, api: api)
+        let delete = try await trellis(["delete", "environment", "cli-env"], server: server, api: api)
         #expect(delete.status == 0, "stderr: \(delete.stderr)")
         #expect(delete.stdout.contains("Deleted"))
-        let gone = try trellis(["get", "environment", "cli-env"], server: server, api: api)
+        let gone = try await trellis(["get", "environment", "cli-env"], server: server, api: api)
         #expect(gone.status == 1)
         #expect(gone.stderr.contains("NOT_FOUND"))
         await server.terminate()
@@ -96,7 +97,7 @@ struct CLIEnvironmentTests {
         defer { server.removeData() }
         let (api, _) = try await server.waitUntilReady()
         let file = try write(spec.replacingOccurrences(of: "outputs: {k: \"v\"}", with: "fail: \"no capacity\""))
-        let result = try trellis(["apply", "-f", file], server: server, api: api)
+        let result = try await trellis(["apply", "-f", file], server: server, api: api)
         #expect(result.status == 1)
         #expect(result.stdout.contains("no capacity"))
         #expect(result.stdout.contains("cli-env: Failed"))
@@ -111,12 +112,12 @@ struct CLIEnvironmentTests {
         let file = try write(
             spec.replacingOccurrences(of: "dependsOn: [first]", with: "dependsOn: [frist]")
                 .replacingOccurrences(of: "{template: cli, ttl: 2h}", with: "{template: cli, ttl: soon}"))
-        let result = try trellis(["apply", "-f", file], server: server, api: api)
+        let result = try await trellis(["apply", "-f", file], server: server, api: api)
         #expect(result.status == 1)
         #expect(result.stderr.contains("INVALID_ARGUMENT"))
         #expect(result.stderr.contains("frist"))
         #expect(result.stderr.contains("spec.ttl"))
-        let templates = try trellis(["get", "templates"], server: server, api: api)
+        let templates = try await trellis(["get", "templates"], server: server, api: api)
         #expect(!templates.stdout.contains("cli"))
         await server.terminate()
     }
@@ -127,10 +128,10 @@ struct CLIEnvironmentTests {
         defer { server.removeData() }
         let (api, _) = try await server.waitUntilReady()
         let file = try write(spec)
-        let result = try trellis(["plan", "-f", file], server: server, api: api)
+        let result = try await trellis(["plan", "-f", file], server: server, api: api)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stdout.contains("2 to create in 2 layers"))
-        let list = try trellis(["get", "environments", "-o", "json"], server: server, api: api)
+        let list = try await trellis(["get", "environments", "-o", "json"], server: server, api: api)
         #expect(list.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
         await server.terminate()
     }

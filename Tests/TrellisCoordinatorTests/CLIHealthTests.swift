@@ -3,8 +3,8 @@ import Testing
 import TrellisRPC
 import TrellisTestSupport
 
-private func run(_ name: String, _ arguments: [String]) throws -> ProcessOutcome {
-    try runBuiltExecutable(name, arguments)
+private func run(_ name: String, _ arguments: [String]) async throws -> ProcessOutcome {
+    try await runBuiltExecutable(name, arguments)
 }
 
 @Suite("trellis health, end to end")
@@ -14,7 +14,7 @@ struct CLIHealthTests {
         let trellisd = try TrellisdProcess(dev: TrellisdProcess.temporaryDataDirectory())
         defer { trellisd.removeData() }
         let (api, _) = try await trellisd.waitUntilReady()
-        let result = try run(
+        let result = try await run(
             "trellis", ["health", "--server", api.description, "--ca", "\(trellisd.dataDirectory)/ca.pem"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stdout == "SERVING\n")
@@ -27,7 +27,7 @@ struct CLIHealthTests {
         defer { trellisd.removeData() }
         let (api, _) = try await trellisd.waitUntilReady()
         await trellisd.terminate()
-        let result = try run(
+        let result = try await run(
             "trellis", ["health", "--server", api.description, "--ca", "\(trellisd.dataDirectory)/ca.pem"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("UNAVAILABLE"))
@@ -35,9 +35,9 @@ struct CLIHealthTests {
     }
 
     @Test("exits 2 with usage for an unknown command or option")
-    func usage() throws {
+    func usage() async throws {
         for arguments in [["frobnicate"], ["health", "--bogus"]] {
-            let result = try run("trellis", arguments)
+            let result = try await run("trellis", arguments)
             #expect(result.status == 2)
             #expect(result.stderr.contains("usage: trellis"))
         }

@@ -126,7 +126,7 @@ struct ExecDriverTests {
                 driverRequest("exec", ["apply": ["./slow.sh"], "timeout": "300ms"], in: temporary.environment))
         }
         #expect(error?.message.hasPrefix("exec: apply program ./slow.sh timed out after 300ms and was killed") == true)
-        #expect(monotonic() - start < 5)
+        #expect(monotonic() - start < 25, "the program sleeps 30 s unless killed")
         let child = try #require(
             Int32(readText(temporary.environment + "/child.pid")?.split(separator: "\n").first ?? ""))
         try await eventuallyGone(child)

@@ -50,9 +50,10 @@ struct BadInputTests {
         arguments: [UInt32.max, UInt32(4 << 20) + 1])
     func oversizedLengthPrefix(length: UInt32) async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
-        try raw.send(prefix(length))
-        let frames = try raw.readUntilClosed()
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        try await raw.send(prefix(length))
+        let frames = try await raw.readUntilClosed()
         let reply = try #require(goAway(in: frames))
         #expect(StatusCode(rawValue: reply.code) == .resourceExhausted)
         #expect(reply.message.contains("\(length)"))
@@ -63,7 +64,8 @@ struct BadInputTests {
     @Test("a frame of exactly the limit is accepted")
     func frameAtTheLimit() async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
         // A Message on stream 7, padded so that the whole frame is 4 MiB.
         let limit = 4 << 20
         var dataCount = limit - 16
@@ -73,8 +75,8 @@ struct BadInputTests {
             dataCount += limit - body.count
         }
         let body = [0x08, 0x07] + field(3, field(1, [UInt8](repeating: 1, count: dataCount)))
-        try raw.send(prefix(UInt32(body.count)) + body)
-        let reply = try #require(try raw.readFrame(onStream: 7))
+        try await raw.send(prefix(UInt32(body.count)) + body)
+        let reply = try #require(try await raw.readFrame(onStream: 7))
         guard case .close(let close) = reply.kind else {
             Issue.record("expected Close on stream 7, got \(reply)")
             return
@@ -86,9 +88,10 @@ struct BadInputTests {
     @Test("a zero-length frame is answered with GoAway INVALID_ARGUMENT")
     func zeroLengthFrame() async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
-        try raw.send(prefix(0))
-        let reply = try #require(goAway(in: try raw.readUntilClosed()))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        try await raw.send(prefix(0))
+        let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
         try await expectServing(server)
         await server.stop()
@@ -97,9 +100,10 @@ struct BadInputTests {
     @Test("a frame that fails to decode is answered with GoAway INVALID_ARGUMENT")
     func undecodableFrame() async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
-        try raw.send(prefix(4) + [0xFF, 0xFF, 0xFF, 0xFF])
-        let reply = try #require(goAway(in: try raw.readUntilClosed()))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        try await raw.send(prefix(4) + [0xFF, 0xFF, 0xFF, 0xFF])
+        let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
         try await expectServing(server)
         await server.stop()
@@ -108,10 +112,11 @@ struct BadInputTests {
     @Test("a method name that is not UTF-8 is rejected, not repaired")
     func invalidUTF8() async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
         let body: [UInt8] = [0x08, 0x01] + field(2, field(1, [0x2F, 0xC3, 0x28]))
-        try raw.send(prefix(UInt32(body.count)) + body)
-        let reply = try #require(goAway(in: try raw.readUntilClosed()))
+        try await raw.send(prefix(UInt32(body.count)) + body)
+        let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
         #expect(reply.message.contains("UTF-8"))
         await server.stop()
@@ -120,12 +125,13 @@ struct BadInputTests {
     @Test("deeply nested protobuf is rejected without harm", arguments: [2, 15])
     func deeplyNested(fieldNumber: Int) async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
         var body: [UInt8] = []
         for _ in 0..<100_000 { body = field(fieldNumber, body) }
         body = [0x08, 0x01] + body
-        try raw.send(prefix(UInt32(body.count)) + body)
-        let reply = try #require(goAway(in: try raw.readUntilClosed()))
+        try await raw.send(prefix(UInt32(body.count)) + body)
+        let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
         try await expectServing(server)
         await server.stop()
@@ -135,8 +141,9 @@ struct BadInputTests {
     func truncatedFrame() async throws {
         let server = try await TestRPCServer.start()
         do {
-            let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
-            try raw.send(prefix(100) + [UInt8](repeating: 0, count: 50))
+            let raw = try await RawTLSClient.connect(
+                address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+            try await raw.send(prefix(100) + [UInt8](repeating: 0, count: 50))
         }
         #expect(await eventually { server.server.connectionCount == 0 })
         try await expectServing(server)
@@ -149,10 +156,11 @@ struct BadInputTests {
         limits.keepaliveInterval = .milliseconds(200)
         limits.keepaliveTimeout = .milliseconds(300)
         let server = try await TestRPCServer.start(limits: limits)
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
-        try raw.send(prefix(100) + [UInt8](repeating: 0, count: 10))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        try await raw.send(prefix(100) + [UInt8](repeating: 0, count: 10))
         try await expectServing(server)
-        let frames = try raw.readUntilClosed(timeout: .seconds(20))
+        let frames = try await raw.readUntilClosed(timeout: .seconds(20))
         #expect(frames.contains { if case .ping = $0.kind { true } else { false } })
         let reply = try #require(goAway(in: frames))
         #expect(reply.message.contains("keepalive"))
@@ -164,12 +172,12 @@ struct BadInputTests {
         let server = try await TestRPCServer.start()
         let raw = try RawTCPClient(address: server.address)
         if kind == "http" {
-            try raw.send(Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+            try await raw.send(Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
         } else {
             var generator = SystemRandomNumberGenerator()
-            try raw.send((0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            try await raw.send((0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) })
         }
-        #expect(raw.waitForClose(timeout: .seconds(10)))
+        #expect(await raw.waitForClose(timeout: .seconds(10)))
         try await expectServing(server)
         await server.stop()
     }
@@ -177,9 +185,10 @@ struct BadInputTests {
     @Test("a Message on a stream that was never opened gets FAILED_PRECONDITION, and the connection goes on")
     func messageOnUnopenedStream() async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
-        try raw.send(frame: WireV1.Frame(streamId: 7, kind: .message(WireV1.Message(data: [1, 2, 3]))))
-        let reply = try #require(try raw.readFrame(onStream: 7))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        try await raw.send(frame: WireV1.Frame(streamId: 7, kind: .message(WireV1.Message(data: [1, 2, 3]))))
+        let reply = try #require(try await raw.readFrame(onStream: 7))
         guard case .close(let close) = reply.kind else {
             Issue.record("expected Close, got \(reply)")
             return
@@ -187,12 +196,13 @@ struct BadInputTests {
         #expect(StatusCode(rawValue: close.code) == .failedPrecondition)
 
         // A real call on the same connection still works.
-        try raw.send(frame: WireV1.Frame(streamId: 9, kind: .open(WireV1.Open(method: EchoV1.EchoService.echo.path))))
-        try raw.send(
+        try await raw.send(
+            frame: WireV1.Frame(streamId: 9, kind: .open(WireV1.Open(method: EchoV1.EchoService.echo.path))))
+        try await raw.send(
             frame: WireV1.Frame(
                 streamId: 9, kind: .message(WireV1.Message(data: try EchoV1.EchoRequest(payload: [7]).encoded()))))
-        try raw.send(frame: WireV1.Frame(streamId: 9, kind: .halfClose(WireV1.HalfClose())))
-        let answer = try #require(try raw.readFrame(onStream: 9))
+        try await raw.send(frame: WireV1.Frame(streamId: 9, kind: .halfClose(WireV1.HalfClose())))
+        let answer = try #require(try await raw.readFrame(onStream: 9))
         guard case .message(let message) = answer.kind else {
             Issue.record("expected a Message, got \(answer)")
             return
@@ -204,11 +214,12 @@ struct BadInputTests {
     @Test("an Open whose stream id does not increase is a connection error")
     func nonIncreasingStreamID() async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
         let open = WireV1.Open(method: EchoV1.EchoService.echo.path)
-        try raw.send(frame: WireV1.Frame(streamId: 5, kind: .open(open)))
-        try raw.send(frame: WireV1.Frame(streamId: 3, kind: .open(open)))
-        let reply = try #require(goAway(in: try raw.readUntilClosed()))
+        try await raw.send(frame: WireV1.Frame(streamId: 5, kind: .open(open)))
+        try await raw.send(frame: WireV1.Frame(streamId: 3, kind: .open(open)))
+        let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
         #expect(reply.lastStreamId == 5)
         await server.stop()
@@ -217,13 +228,15 @@ struct BadInputTests {
     @Test("a unary call with two request messages gets INVALID_ARGUMENT")
     func unaryWithTwoMessages() async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
         let request = try EchoV1.EchoRequest(payload: [1]).encoded()
-        try raw.send(frame: WireV1.Frame(streamId: 1, kind: .open(WireV1.Open(method: EchoV1.EchoService.echo.path))))
-        try raw.send(frame: WireV1.Frame(streamId: 1, kind: .message(WireV1.Message(data: request))))
-        try raw.send(frame: WireV1.Frame(streamId: 1, kind: .message(WireV1.Message(data: request))))
-        try raw.send(frame: WireV1.Frame(streamId: 1, kind: .halfClose(WireV1.HalfClose())))
-        let reply = try #require(try raw.readFrame(onStream: 1))
+        try await raw.send(
+            frame: WireV1.Frame(streamId: 1, kind: .open(WireV1.Open(method: EchoV1.EchoService.echo.path))))
+        try await raw.send(frame: WireV1.Frame(streamId: 1, kind: .message(WireV1.Message(data: request))))
+        try await raw.send(frame: WireV1.Frame(streamId: 1, kind: .message(WireV1.Message(data: request))))
+        try await raw.send(frame: WireV1.Frame(streamId: 1, kind: .halfClose(WireV1.HalfClose())))
+        let reply = try #require(try await raw.readFrame(onStream: 1))
         guard case .close(let close) = reply.kind else {
             Issue.record("expected Close, got \(reply)")
             return
@@ -254,10 +267,12 @@ struct BadInputTests {
     @Test("an oversized frame after an Open names that stream in the GoAway")
     func goAwayNamesLastStream() async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
-        try raw.send(frame: WireV1.Frame(streamId: 3, kind: .open(WireV1.Open(method: EchoV1.EchoService.expand.path))))
-        try raw.send(prefix(UInt32.max))
-        let reply = try #require(goAway(in: try raw.readUntilClosed()))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        try await raw.send(
+            frame: WireV1.Frame(streamId: 3, kind: .open(WireV1.Open(method: EchoV1.EchoService.expand.path))))
+        try await raw.send(prefix(UInt32.max))
+        let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(reply.lastStreamId == 3)
         await server.stop()
     }
@@ -271,9 +286,10 @@ struct BadInputTests {
         ])
     func misplacedFrames(frame: WireV1.Frame) async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
-        try raw.send(frame: frame)
-        let reply = try #require(goAway(in: try raw.readUntilClosed()))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        try await raw.send(frame: frame)
+        let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
         await server.stop()
     }
@@ -281,12 +297,14 @@ struct BadInputTests {
     @Test("a Message after HalfClose gets FAILED_PRECONDITION")
     func messageAfterHalfClose() async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
-        try raw.send(frame: WireV1.Frame(streamId: 1, kind: .open(WireV1.Open(method: EchoV1.EchoService.chat.path))))
-        try raw.send(frame: WireV1.Frame(streamId: 1, kind: .halfClose(WireV1.HalfClose())))
-        try raw.send(frame: WireV1.Frame(streamId: 1, kind: .message(WireV1.Message(data: []))))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        try await raw.send(
+            frame: WireV1.Frame(streamId: 1, kind: .open(WireV1.Open(method: EchoV1.EchoService.chat.path))))
+        try await raw.send(frame: WireV1.Frame(streamId: 1, kind: .halfClose(WireV1.HalfClose())))
+        try await raw.send(frame: WireV1.Frame(streamId: 1, kind: .message(WireV1.Message(data: []))))
         var code: StatusCode?
-        while let frame = try raw.readFrame(onStream: 1) {
+        while let frame = try await raw.readFrame(onStream: 1) {
             if case .close(let close) = frame.kind {
                 code = StatusCode(rawValue: close.code)
                 break
@@ -308,12 +326,13 @@ struct BadInputTests {
         ])
     func invalidMetadata(entries: [(String, String)]) async throws {
         let server = try await TestRPCServer.start()
-        let raw = try RawTLSClient(address: server.address, tls: server.pki.clientConfiguration(identity: nil))
+        let raw = try await RawTLSClient.connect(
+            address: server.address, tls: server.pki.clientConfiguration(identity: nil))
         let metadata = entries.map { WireV1.MetadataEntry(key: $0.0, value: $0.1) }
-        try raw.send(
+        try await raw.send(
             frame: WireV1.Frame(
                 streamId: 1, kind: .open(WireV1.Open(method: EchoV1.EchoService.echo.path, metadata: metadata))))
-        let reply = try #require(try raw.readFrame(onStream: 1))
+        let reply = try #require(try await raw.readFrame(onStream: 1))
         guard case .close(let close) = reply.kind else {
             Issue.record("expected Close, got \(reply)")
             return

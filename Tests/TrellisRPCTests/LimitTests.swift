@@ -75,7 +75,7 @@ struct LimitTests {
         let server = try await TestRPCServer.start(limits: limits)
         let raw = try RawTCPClient(address: server.address)
         let started = ContinuousClock.now
-        #expect(raw.waitForClose(timeout: .seconds(20)))
+        #expect(await raw.waitForClose(timeout: .seconds(20)))
         #expect(ContinuousClock.now - started >= .milliseconds(250))
         await server.stop()
     }

@@ -91,15 +91,18 @@ struct StreamLifecycleTests {
         let started = ContinuousClock.now
         let error = try await #require(throws: RPCError.self) {
             try await client.serverStreaming(
-                hang, EchoV1.EchoRequest(), options: CallOptions(timeout: .milliseconds(1500))
+                hang, EchoV1.EchoRequest(), options: CallOptions(timeout: .seconds(3))
             ) {
                 responses in
                 for try await _ in responses {}
             }
         }
         #expect(error.code == .deadlineExceeded)
-        #expect(ContinuousClock.now - started < .seconds(5))
-        #expect(await eventually { probe["cancelled"] == 1 })
+        #expect(ContinuousClock.now - started < .seconds(10))
+        // On a loaded machine the deadline may pass before the handler ever runs; a
+        // handler that did run must have been cancelled.
+        #expect(await eventually { probe["cancelled"] == probe["started"] })
+        #expect(probe["started"] <= 1)
         await client.close()
         await server.stop()
     }

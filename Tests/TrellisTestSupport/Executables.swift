@@ -10,6 +10,12 @@ public struct ProcessOutcome: Sendable {
 /// Runs a built executable of this package (`trellis`, `trellisd`) to completion.
 public func runBuiltExecutable(
     _ name: String, _ arguments: [String], environment: [String: String] = [:]
+) async throws -> ProcessOutcome {
+    try await runBlocking { try runBuiltExecutableBlocking(name, arguments, environment: environment) }
+}
+
+private func runBuiltExecutableBlocking(
+    _ name: String, _ arguments: [String], environment: [String: String]
 ) throws -> ProcessOutcome {
     let binary = (TrellisdProcess.binaryPath as NSString).deletingLastPathComponent + "/" + name
     let process = Process()

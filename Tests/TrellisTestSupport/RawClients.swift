@@ -10,7 +10,8 @@ public struct RawClientError: Error, CustomStringConvertible {
 }
 
 /// A plain TCP connection for sending bytes that are not TLS at all.
-public final class RawTCPClient {
+public final class RawTCPClient: @unchecked Sendable {
+    // @unchecked Sendable: used by one test at a time; blocking calls hop to a thread.
     public let fd: Int32
 
     public init(address: SocketAddress) throws {
@@ -38,7 +39,11 @@ public final class RawTCPClient {
 
     /// Whether the peer closes the connection (EOF or reset) within `timeout`; bytes that
     /// arrive meanwhile are discarded.
-    public func waitForClose(timeout: Duration) -> Bool {
+    public func waitForClose(timeout: Duration) async -> Bool {
+        (try? await runBlocking { self.waitForCloseBlocking(timeout: timeout) }) ?? false
+    }
+
+    private func waitForCloseBlocking(timeout: Duration) -> Bool {
         let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 4096)
         while ContinuousClock.now < deadline {
@@ -52,16 +57,22 @@ public final class RawTCPClient {
 
 /// A TLS connection driven by hand, for sending frames (or broken frames) byte by byte
 /// and reading exactly what the server answers.
-public final class RawTLSClient {
+public final class RawTLSClient: @unchecked Sendable {
+    // @unchecked Sendable: used by one test at a time, one call at a time; each blocking
+    // call runs on a thread of its own (`runBlocking`), never on the cooperative pool.
     public let fd: Int32
     private var tls: TLSConnection
     private var decoder = FrameDecoder(maxFrameSize: 16 << 20)
     private var closed = false
 
-    /// Connects and completes the handshake within `timeout`.
-    public init(
+    /// Connects and completes the handshake within `timeout`, off the cooperative pool.
+    public static func connect(
         address: SocketAddress, tls configuration: TLSClientConfiguration, timeout: Duration = .seconds(10)
-    ) throws {
+    ) async throws -> RawTLSClient {
+        try await runBlocking { try RawTLSClient(address: address, tls: configuration, timeout: timeout) }
+    }
+
+    private init(address: SocketAddress, tls configuration: TLSClientConfiguration, timeout: Duration) throws {
         fd = try RawSocket.connect(address)
         let context = try TLSContext.client(configuration)
         tls = try TLSConnection(
@@ -89,7 +100,11 @@ public final class RawTLSClient {
     deinit { close(fd) }
 
     /// Writes bytes as they are: a length prefix, a frame, garbage.
-    public func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) async throws {
+        try await runBlocking { try self.sendBlocking(bytes) }
+    }
+
+    private func sendBlocking(_ bytes: [UInt8]) throws {
         var offset = 0
         let deadline = ContinuousClock.now + .seconds(10)
         while offset < bytes.count {
@@ -105,16 +120,20 @@ public final class RawTLSClient {
     }
 
     /// Writes one well-formed frame.
-    public func send(frame: WireV1.Frame) throws {
+    public func send(frame: WireV1.Frame) async throws {
         var bytes: [UInt8] = []
         try FrameEncoder(maxFrameSize: Int(UInt32.max)).encode(frame, appendingTo: &bytes)
-        try send(bytes)
+        try await send(bytes)
     }
 
     /// The next frame from the server; nil once the server has closed the connection.
     ///
     /// - Throws: when nothing arrives within `timeout`.
-    public func readFrame(timeout: Duration = .seconds(10)) throws -> WireV1.Frame? {
+    public func readFrame(timeout: Duration = .seconds(10)) async throws -> WireV1.Frame? {
+        try await runBlocking { try self.readFrameBlocking(timeout: timeout) }
+    }
+
+    private func readFrameBlocking(timeout: Duration) throws -> WireV1.Frame? {
         let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
@@ -136,18 +155,22 @@ public final class RawTLSClient {
     }
 
     /// Reads frames until the server closes; returns them.
-    public func readUntilClosed(timeout: Duration = .seconds(10)) throws -> [WireV1.Frame] {
-        var frames: [WireV1.Frame] = []
-        while let frame = try readFrame(timeout: timeout) { frames.append(frame) }
-        return frames
+    public func readUntilClosed(timeout: Duration = .seconds(10)) async throws -> [WireV1.Frame] {
+        try await runBlocking {
+            var frames: [WireV1.Frame] = []
+            while let frame = try self.readFrameBlocking(timeout: timeout) { frames.append(frame) }
+            return frames
+        }
     }
 
     /// The next frame on `stream`, skipping frames for other streams and the connection.
-    public func readFrame(onStream stream: UInt32, timeout: Duration = .seconds(10)) throws -> WireV1.Frame? {
-        while let frame = try readFrame(timeout: timeout) {
-            if frame.streamId == stream { return frame }
+    public func readFrame(onStream stream: UInt32, timeout: Duration = .seconds(10)) async throws -> WireV1.Frame? {
+        try await runBlocking {
+            while let frame = try self.readFrameBlocking(timeout: timeout) {
+                if frame.streamId == stream { return frame }
+            }
+            return nil
         }
-        return nil
     }
 }
 

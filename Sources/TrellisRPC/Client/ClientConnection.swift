@@ -204,8 +204,9 @@ actor ClientConnection: TransportDelegate {
 
     /// Opens a stream for `method`. Local deadline enforcement starts now.
     func open(method: String, metadata: [String: String], timeout: Duration?) throws -> UInt32 {
-        if let closedError { throw closedError }
-        guard isUsable else { throw RPCError(.unavailable, "rpc: connection is going away") }
+        // Nothing was sent for the call yet, so these refusals are safe to retry.
+        if let closedError { throw RPCError.notProcessed(closedError.message) }
+        guard isUsable else { throw RPCError.notProcessed("rpc: connection is going away") }
         let id = nextStreamID
         nextStreamID += 1
         streams[id] = StreamState(id: id, initialWindow: limits.initialWindow)
