@@ -83,7 +83,7 @@ struct LimitTests {
     @Test("an idle connection is closed with GoAway and the client reconnects for the next call")
     func idleTimeout() async throws {
         var limits = ServerLimits()
-        limits.idleTimeout = .milliseconds(300)
+        limits.idleTimeout = .seconds(2)
         let server = try await TestRPCServer.start(limits: limits)
         let client = try server.makeClient()
         _ = try await client.unary(EchoV1.EchoService.echo, EchoV1.EchoRequest())
