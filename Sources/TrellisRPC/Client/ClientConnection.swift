@@ -119,7 +119,16 @@ actor ClientConnection: TransportDelegate {
     private func waitUntilReady() async throws {
         if let closedError { throw closedError }
         if transport.isOpen { return }
-        try await withCheckedThrowingContinuation { readyWaiter = $0 }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            // The handshake may have finished or failed while this task was on its way.
+            if let closedError {
+                continuation.resume(throwing: closedError)
+            } else if transport.isOpen {
+                continuation.resume()
+            } else {
+                readyWaiter = continuation
+            }
+        }
     }
 
     // MARK: - Transport events
@@ -233,7 +242,10 @@ actor ClientConnection: TransportDelegate {
             // The server already closed the call: what it said is reported by receive.
             if stream.inboundFinished { return }
             if stream.canSend && !transport.isBackedUp { break }
-            try await withCheckedThrowingContinuation { stream.waitToSend($0) }
+            try await withCheckedThrowingContinuation { continuation in
+                stream.waitToSend(
+                    continuation, ready: stream.inboundFinished || (stream.canSend && !transport.isBackedUp))
+            }
         }
         stream.charge(bytes.count)
         transport.send(Frames.message(id, bytes))
@@ -255,7 +267,11 @@ actor ClientConnection: TransportDelegate {
         case .failed(let error):
             throw error
         case .wait:
-            return try await withCheckedThrowingContinuation { stream.waitForInbound($0) }
+            return try await withCheckedThrowingContinuation { continuation in
+                if let credit = stream.waitForInbound(continuation) {
+                    transport.send(Frames.credit(id, bytes: credit))
+                }
+            }
         }
     }
 

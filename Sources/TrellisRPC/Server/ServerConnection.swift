@@ -245,7 +245,11 @@ actor ServerConnection: TransportDelegate {
         case .failed(let error):
             throw error
         case .wait:
-            return try await withCheckedThrowingContinuation { stream.waitForInbound($0) }
+            return try await withCheckedThrowingContinuation { continuation in
+                if let credit = stream.waitForInbound(continuation) {
+                    transport.send(Frames.credit(id, bytes: credit))
+                }
+            }
         }
     }
 
@@ -256,7 +260,9 @@ actor ServerConnection: TransportDelegate {
         while true {
             if let error = stream.terminated { throw error }
             if stream.canSend && !transport.isBackedUp { break }
-            try await withCheckedThrowingContinuation { stream.waitToSend($0) }
+            try await withCheckedThrowingContinuation { continuation in
+                stream.waitToSend(continuation, ready: stream.canSend && !transport.isBackedUp)
+            }
         }
         stream.charge(bytes.count)
         transport.send(Frames.message(id, bytes))
