@@ -105,10 +105,28 @@ final class StreamState {
         return .wait
     }
 
-    /// Parks a reader until a message, the end, or termination arrives.
-    func waitForInbound(_ continuation: CheckedContinuation<[UInt8]?, any Error>) {
+    /// Parks a reader until a message, the end, or termination arrives; resumes it at
+    /// once if one already has. Returns the credit owed to the peer for a message
+    /// handed over at once.
+    ///
+    /// A reader that found nothing and then awaited a continuation may have been
+    /// suspended in between (an executor switch), during which frames arrived: parking
+    /// it without looking again would leave it waiting beside a full queue, with the
+    /// peer waiting for credit.
+    func waitForInbound(_ continuation: CheckedContinuation<[UInt8]?, any Error>) -> UInt32? {
         precondition(receiveWaiter == nil, "two readers on stream \(id)")
-        receiveWaiter = continuation
+        switch nextInbound() {
+        case .message(let bytes, let credit):
+            continuation.resume(returning: bytes)
+            return credit
+        case .end:
+            continuation.resume(returning: nil)
+        case .failed(let error):
+            continuation.resume(throwing: error)
+        case .wait:
+            receiveWaiter = continuation
+        }
+        return nil
     }
 
     /// Records consumption; returns credit to grant once half the window is consumed.
@@ -137,9 +155,15 @@ final class StreamState {
         if sendWindow > 0 { resumeWriters() }
     }
 
-    /// Parks a writer until window or termination arrives.
-    func waitToSend(_ continuation: CheckedContinuation<Void, any Error>) {
-        sendWaiters.append(continuation)
+    /// Parks a writer until window or termination arrives, or resumes it at once when
+    /// it need not wait (`ready`, or the stream already ended): as with readers, credit
+    /// may have arrived while the writer was on its way here.
+    func waitToSend(_ continuation: CheckedContinuation<Void, any Error>, ready: Bool) {
+        if ready || terminated != nil {
+            continuation.resume()
+        } else {
+            sendWaiters.append(continuation)
+        }
     }
 
     /// Wakes writers so they check the window (and the connection) again.

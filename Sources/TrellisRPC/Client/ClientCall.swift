@@ -13,15 +13,29 @@ struct ClientCall: Sendable {
         } catch {
             throw RPCError(.invalidArgument, "rpc: request for \(path) cannot be encoded: \(error)")
         }
+        // A caller on the connection's loop, with window to spare, sends without switching
+        // executors; so do the other steps of a call below.
+        if try connection.ifOnLoop({ try $0.sendNow(streamID, bytes) }) == true { return }
         try await connection.send(streamID, bytes)
     }
 
     func halfClose() async {
-        await connection.halfClose(streamID)
+        if connection.ifOnLoop({ $0.halfClose(streamID) }) == nil {
+            await connection.halfClose(streamID)
+        }
     }
 
     func receive<Response: WireMessage>(_ type: Response.Type) async throws -> Response? {
-        guard let bytes = try await connection.receive(streamID) else { return nil }
+        let received: [UInt8]?
+        switch try connection.ifOnLoop({ try $0.receiveNow(streamID) }) {
+        case .message(let bytes)?:
+            received = bytes
+        case .end?:
+            received = nil
+        case .wait?, nil:
+            received = try await connection.receive(streamID)
+        }
+        guard let bytes = received else { return nil }
         do {
             return try Response(decoding: bytes)
         } catch {

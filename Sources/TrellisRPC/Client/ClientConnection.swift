@@ -23,7 +23,7 @@ public struct ClientLimits: Sendable, Hashable {
 /// One connection to a server: its transport and the calls open on it.
 ///
 /// Created by ``RPCClient``; runs on the event loop that owns the socket.
-actor ClientConnection: TransportDelegate {
+actor ClientConnection: TransportDelegate, LoopBoundActor {
     nonisolated let loop: EventLoop
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
 
@@ -119,7 +119,16 @@ actor ClientConnection: TransportDelegate {
     private func waitUntilReady() async throws {
         if let closedError { throw closedError }
         if transport.isOpen { return }
-        try await withCheckedThrowingContinuation { readyWaiter = $0 }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            // The handshake may have finished or failed while this task was on its way.
+            if let closedError {
+                continuation.resume(throwing: closedError)
+            } else if transport.isOpen {
+                continuation.resume()
+            } else {
+                readyWaiter = continuation
+            }
+        }
     }
 
     // MARK: - Transport events
@@ -227,17 +236,32 @@ actor ClientConnection: TransportDelegate {
         return id
     }
 
+    /// Sends one request message on stream `id` if the window and the transport allow it
+    /// now (or the server already closed the call); false when the caller must wait in
+    /// ``send(_:_:)``.
+    func sendNow(_ id: UInt32, _ bytes: [UInt8]) throws -> Bool {
+        guard let stream = streams[id] else { throw closedError ?? RPCError(.cancelled, "rpc: call ended") }
+        return try trySend(stream, bytes)
+    }
+
     func send(_ id: UInt32, _ bytes: [UInt8]) async throws {
         guard let stream = streams[id] else { throw closedError ?? RPCError(.cancelled, "rpc: call ended") }
-        while true {
-            if let error = stream.terminated { throw error }
-            // The server already closed the call: what it said is reported by receive.
-            if stream.inboundFinished { return }
-            if stream.canSend && !transport.isBackedUp { break }
-            try await withCheckedThrowingContinuation { stream.waitToSend($0) }
+        while try !trySend(stream, bytes) {
+            try await withCheckedThrowingContinuation { continuation in
+                stream.waitToSend(
+                    continuation, ready: stream.inboundFinished || (stream.canSend && !transport.isBackedUp))
+            }
         }
+    }
+
+    private func trySend(_ stream: StreamState, _ bytes: [UInt8]) throws -> Bool {
+        if let error = stream.terminated { throw error }
+        // The server already closed the call: what it said is reported by receive.
+        if stream.inboundFinished { return true }
+        guard stream.canSend && !transport.isBackedUp else { return false }
         stream.charge(bytes.count)
-        transport.send(Frames.message(id, bytes))
+        transport.send(Frames.message(stream.id, bytes))
+        return true
     }
 
     func halfClose(_ id: UInt32) {
@@ -245,18 +269,44 @@ actor ClientConnection: TransportDelegate {
         transport.send(Frames.halfClose(id))
     }
 
-    func receive(_ id: UInt32) async throws -> [UInt8]? {
+    /// What ``receiveNow(_:)`` found.
+    enum Inbound: Sendable {
+        case message([UInt8])
+        /// The server closed the call with OK and every message was consumed.
+        case end
+        /// Nothing yet: the caller must wait in ``receive(_:)``.
+        case wait
+    }
+
+    /// The next response bytes of stream `id` if they are here, without waiting.
+    func receiveNow(_ id: UInt32) throws -> Inbound {
         guard let stream = streams[id] else { throw closedError ?? RPCError(.cancelled, "rpc: call ended") }
         switch stream.nextInbound() {
         case .message(let bytes, let credit):
             if let credit { transport.send(Frames.credit(id, bytes: credit)) }
-            return bytes
+            return .message(bytes)
         case .end:
-            return nil
+            return .end
         case .failed(let error):
             throw error
         case .wait:
-            return try await withCheckedThrowingContinuation { stream.waitForInbound($0) }
+            return .wait
+        }
+    }
+
+    func receive(_ id: UInt32) async throws -> [UInt8]? {
+        switch try receiveNow(id) {
+        case .message(let bytes):
+            return bytes
+        case .end:
+            return nil
+        case .wait:
+            guard let stream = streams[id] else { throw closedError ?? RPCError(.cancelled, "rpc: call ended") }
+            return try await withCheckedThrowingContinuation { continuation in
+                if let credit = stream.waitForInbound(continuation) {
+                    transport.send(Frames.credit(id, bytes: credit))
+                }
+            }
         }
     }
 

@@ -170,7 +170,11 @@ public final class RPCClient: Sendable {
         }
         switch next {
         case .use(let connection):
-            if await connection.isUsable { return connection }
+            if let usable = connection.ifOnLoop({ $0.isUsable }) {
+                if usable { return connection }
+            } else if await connection.isUsable {
+                return connection
+            }
             // Lost or going away: forget it and connect again.
             state.withLock { state in
                 if case .ready(let current) = state, current === connection { state = .idle }
@@ -233,7 +237,12 @@ public final class RPCClient: Sendable {
         if let remaining, remaining <= .zero {
             throw RPCError(.deadlineExceeded, "rpc: deadline exceeded before \(path) started")
         }
-        let id = try await connection.open(method: path, metadata: metadata, timeout: remaining)
+        let id: UInt32
+        if let opened = try connection.ifOnLoop({ try $0.open(method: path, metadata: metadata, timeout: remaining) }) {
+            id = opened
+        } else {
+            id = try await connection.open(method: path, metadata: metadata, timeout: remaining)
+        }
         let call = ClientCall(connection: connection, streamID: id, path: path)
         do {
             let result = try await withTaskCancellationHandler {
@@ -241,13 +250,19 @@ public final class RPCClient: Sendable {
             } onCancel: {
                 connection.loop.execute { connection.assumeIsolated { $0.cancel(id) } }
             }
-            await connection.release(id)
+            await Self.release(id, on: connection)
             return result
         } catch {
-            await connection.release(id)
+            await Self.release(id, on: connection)
             if let error = error as? RPCError { throw error }
             if error is CancellationError { throw RPCError(.cancelled, "rpc: call cancelled") }
             throw error
+        }
+    }
+
+    private static func release(_ id: UInt32, on connection: ClientConnection) async {
+        if connection.ifOnLoop({ $0.release(id) }) == nil {
+            await connection.release(id)
         }
     }
 

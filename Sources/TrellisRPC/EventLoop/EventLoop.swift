@@ -197,10 +197,18 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs jobs and closures until none remain, then end-of-turn callbacks. Returns
     /// whether the loop was asked to stop.
+    ///
+    /// End-of-turn callbacks (the transports' flushes) run only once the queue is empty,
+    /// so that a task resuming itself many times in one turn, such as a handler writing
+    /// a stream of small messages, has all its frames written together rather than one
+    /// write per resumption. After `maxPasses` passes the callbacks run anyway and the
+    /// loop goes back to epoll, so that a task that never stops resuming cannot starve
+    /// I/O or hold back what it has written.
     private func runQueuedWork() -> Bool {
+        let maxPasses = 64
         var stop = false
         var passes = 0
-        repeat {
+        while true {
             let (jobs, closures, stopRequested) = pending.withLock { state in
                 let taken = (state.jobs, state.closures, state.stopRequested)
                 state.jobs = []
@@ -209,16 +217,22 @@ public final class EventLoop: @unchecked Sendable {
                 return taken
             }
             stop = stopRequested
-            if jobs.isEmpty && closures.isEmpty && confined.endOfTurn.isEmpty { break }
+            let queueEmpty = jobs.isEmpty && closures.isEmpty
+            if queueEmpty && confined.endOfTurn.isEmpty { break }
             for closure in closures { closure() }
             for job in jobs {
                 job.runSynchronously(on: asUnownedSerialExecutor())
             }
-            let callbacks = confined.endOfTurn
-            confined.endOfTurn = []
-            for callback in callbacks { callback() }
             passes += 1
-        } while passes < 64
+            if queueEmpty || passes >= maxPasses {
+                // Callbacks may queue more work (a drained transport resumes writers);
+                // it runs in a later pass, or in the next turn once the budget is spent.
+                let callbacks = confined.endOfTurn
+                confined.endOfTurn = []
+                for callback in callbacks { callback() }
+                if passes >= maxPasses { break }
+            }
+        }
         return stop
     }
 

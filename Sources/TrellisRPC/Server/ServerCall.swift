@@ -9,10 +9,10 @@ struct ServerCall: Sendable {
     /// The one request of a unary or server-streaming call, after the client's
     /// HalfClose. Zero or several messages are an `INVALID_ARGUMENT`.
     func singleRequest<Request: WireMessage>(_ type: Request.Type) async throws -> Request {
-        guard let bytes = try await connection.receive(streamID) else {
+        guard let bytes = try await receive() else {
             throw RPCError(.invalidArgument, "rpc: \(context.method) expects one request message, got none")
         }
-        if try await connection.receive(streamID) != nil {
+        if try await receive() != nil {
             throw RPCError(.invalidArgument, "rpc: \(context.method) expects one request message, got more")
         }
         return try decode(type, bytes)
@@ -20,8 +20,21 @@ struct ServerCall: Sendable {
 
     /// The next request of a streaming call, nil after the client's HalfClose.
     func nextRequest<Request: WireMessage>(_ type: Request.Type) async throws -> Request? {
-        guard let bytes = try await connection.receive(streamID) else { return nil }
+        guard let bytes = try await receive() else { return nil }
         return try decode(type, bytes)
+    }
+
+    /// The next request bytes, nil after HalfClose. A handler on the connection's loop
+    /// takes bytes already here without switching executors.
+    private func receive() async throws -> [UInt8]? {
+        switch try connection.ifOnLoop({ try $0.receiveNow(streamID) }) {
+        case .message(let bytes)?:
+            return bytes
+        case .end?:
+            return nil
+        case .wait?, nil:
+            return try await connection.receive(streamID)
+        }
     }
 
     func send<Response: WireMessage>(_ response: Response) async throws {
@@ -31,6 +44,8 @@ struct ServerCall: Sendable {
         } catch {
             throw RPCError(.internal, "rpc: \(context.method) produced a response that cannot be encoded")
         }
+        // On the connection's loop, with window to spare, the message goes out at once.
+        if try connection.ifOnLoop({ try $0.sendNow(streamID, bytes) }) == true { return }
         try await connection.send(streamID, bytes)
     }
 

@@ -8,7 +8,7 @@ import TrellisWire
 /// Streams are opened by the client with increasing ids. Each runs its handler in a task
 /// that prefers this loop as its executor, so a handler that only awaits this connection
 /// never leaves the loop's thread.
-actor ServerConnection: TransportDelegate {
+actor ServerConnection: TransportDelegate, LoopBoundActor {
     nonisolated let loop: EventLoop
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
 
@@ -215,7 +215,9 @@ actor ServerConnection: TransportDelegate {
                 call.context.logger.error("handler failed", ["error": "\(error)"])
                 status = RPCError(.internal, "rpc: internal error (request \(call.context.requestID))")
             }
-            await call.connection.handlerFinished(id, status)
+            if call.connection.ifOnLoop({ $0.handlerFinished(id, status) }) == nil {
+                await call.connection.handlerFinished(id, status)
+            }
         }
     }
 
@@ -235,33 +237,72 @@ actor ServerConnection: TransportDelegate {
 
     // MARK: - Calls
 
-    /// The next request bytes of stream `id`, nil after HalfClose.
-    func receive(_ id: UInt32) async throws -> [UInt8]? {
+    /// What ``receiveNow(_:)`` found.
+    enum Inbound: Sendable {
+        case message([UInt8])
+        /// The client half-closed and every message was consumed.
+        case end
+        /// Nothing yet: the caller must wait in ``receive(_:)``.
+        case wait
+    }
+
+    /// The next request bytes of stream `id` if they are here, without waiting.
+    func receiveNow(_ id: UInt32) throws -> Inbound {
         guard let stream = streams[id] else { throw RPCError(.cancelled, "rpc: call ended") }
         switch stream.nextInbound() {
         case .message(let bytes, let credit):
             if let credit { transport.send(Frames.credit(id, bytes: credit)) }
-            return bytes
+            return .message(bytes)
         case .end:
-            return nil
+            return .end
         case .failed(let error):
             throw error
         case .wait:
-            return try await withCheckedThrowingContinuation { stream.waitForInbound($0) }
+            return .wait
         }
+    }
+
+    /// The next request bytes of stream `id`, nil after HalfClose.
+    func receive(_ id: UInt32) async throws -> [UInt8]? {
+        switch try receiveNow(id) {
+        case .message(let bytes):
+            return bytes
+        case .end:
+            return nil
+        case .wait:
+            guard let stream = streams[id] else { throw RPCError(.cancelled, "rpc: call ended") }
+            return try await withCheckedThrowingContinuation { continuation in
+                if let credit = stream.waitForInbound(continuation) {
+                    transport.send(Frames.credit(id, bytes: credit))
+                }
+            }
+        }
+    }
+
+    /// Sends one response message on stream `id` if the window and the transport allow
+    /// it now; false when the caller must wait in ``send(_:_:)``.
+    func sendNow(_ id: UInt32, _ bytes: [UInt8]) throws -> Bool {
+        guard let stream = streams[id] else { throw RPCError(.cancelled, "rpc: call ended") }
+        return try trySend(stream, bytes)
     }
 
     /// Sends one response message on stream `id`, waiting for window and for the
     /// connection to drain when it is backed up.
     func send(_ id: UInt32, _ bytes: [UInt8]) async throws {
         guard let stream = streams[id] else { throw RPCError(.cancelled, "rpc: call ended") }
-        while true {
-            if let error = stream.terminated { throw error }
-            if stream.canSend && !transport.isBackedUp { break }
-            try await withCheckedThrowingContinuation { stream.waitToSend($0) }
+        while try !trySend(stream, bytes) {
+            try await withCheckedThrowingContinuation { continuation in
+                stream.waitToSend(continuation, ready: stream.canSend && !transport.isBackedUp)
+            }
         }
+    }
+
+    private func trySend(_ stream: StreamState, _ bytes: [UInt8]) throws -> Bool {
+        if let error = stream.terminated { throw error }
+        guard stream.canSend && !transport.isBackedUp else { return false }
         stream.charge(bytes.count)
-        transport.send(Frames.message(id, bytes))
+        transport.send(Frames.message(stream.id, bytes))
+        return true
     }
 
     /// The handler of stream `id` returned (`nil`) or threw `status`.

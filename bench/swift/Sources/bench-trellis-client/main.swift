@@ -1,0 +1,3 @@
+import BenchSupport
+
+await BenchClient.run(arguments: Array(CommandLine.arguments.dropFirst()))

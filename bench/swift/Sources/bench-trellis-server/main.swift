@@ -1,0 +1,3 @@
+import BenchSupport
+
+await BenchServer.run(arguments: Array(CommandLine.arguments.dropFirst()))
