@@ -439,20 +439,25 @@ private func processCount(matching text: String) -> Int {
 }
 
 /// A loopback TCP port nothing listens on now.
+/// A port that is free now, from 10000-19999: below the kernel's ephemeral range, where
+/// every other test's port-0 listener lands, so none of them can take it between this
+/// check and the service binding it.
 private func freePort() throws -> Int {
-    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
+    for _ in 0..<200 {
+        let candidate = Int.random(in: 10_000...19_999)
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(candidate).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 }
         }
+        if bound { return candidate }
     }
-    guard bound else { throw DriverError("bind failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    throw DriverError("no free port in 10000-19999")
 }
 
 private func wallClock() -> Int64 {
