@@ -26,8 +26,14 @@ public struct ServerCallContext: Sendable {
     public let requestID: String
     /// When the caller stops waiting, if it said.
     public let deadline: ContinuousClock.Instant?
-    /// A logger carrying `request.id`, `rpc.method` and `peer.address`.
-    public var logger: Logger
+    /// The connection's logger; ``logger`` adds the call's metadata when first asked.
+    private let connectionLogger: Logger
+
+    /// A logger carrying `request.id`, `rpc.method` and `peer.address`. Built on use, so
+    /// that calls which log nothing pay nothing for it.
+    public var logger: Logger {
+        connectionLogger.with("request.id", requestID).with("rpc.method", method)
+    }
     /// Set by an interceptor that authenticated the caller, e.g. `admin`.
     public var principal: String?
 
@@ -37,7 +43,7 @@ public struct ServerCallContext: Sendable {
         peer: PeerIdentity,
         requestID: String,
         deadline: ContinuousClock.Instant?,
-        logger: Logger,
+        connectionLogger logger: Logger,
         principal: String? = nil
     ) {
         self.method = method
@@ -45,7 +51,7 @@ public struct ServerCallContext: Sendable {
         self.peer = peer
         self.requestID = requestID
         self.deadline = deadline
-        self.logger = logger
+        self.connectionLogger = logger
         self.principal = principal
     }
 

@@ -195,7 +195,7 @@ actor ServerConnection: TransportDelegate, LoopBoundActor {
             peer: peerIdentity,
             requestID: requestID,
             deadline: deadline,
-            logger: logger.with("request.id", requestID).with("rpc.method", open.method)
+            connectionLogger: logger
         )
         let call = ServerCall(connection: self, streamID: id, context: context)
         let interceptors = shared.router.interceptors
