@@ -3,6 +3,7 @@ import Synchronization
 import TrellisAPI
 import TrellisDrivers
 import TrellisEcho
+import TrellisEngine
 import TrellisLogging
 import TrellisRPC
 import TrellisStore
@@ -69,9 +70,13 @@ public final class Coordinator: Sendable {
             throw CoordinatorError(
                 .configuration, "coordinator: opening the state in \(directory.path) failed", cause: error)
         }
+        var executionLimits = ExecutionLimits()
+        executionLimits.maxConcurrent = options.parallelism
+        executionLimits.defaultPerGroup = options.parallelismPerDriver
         let engine = EnvironmentEngine(
-            store: store, drivers: Self.localDrivers(), apiGroup: options.apiGroup, logger: logger.labelled("engine"),
-            faults: FaultInjection.fromEnvironment())
+            store: store, drivers: Self.localDrivers(), apiGroup: options.apiGroup, limits: executionLimits,
+            logger: logger.labelled("engine"), faults: FaultInjection.fromEnvironment())
+
         try await engine.start()
 
         let group = try EventLoopGroup(loopCount: options.loops > 0 ? options.loops : EventLoopGroup.defaultLoopCount)

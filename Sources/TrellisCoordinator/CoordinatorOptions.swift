@@ -24,6 +24,9 @@ public struct CoordinatorOptions: Sendable {
     /// Event loops; 0 means one per core.
     public var loops = 0
     public var limits = ServerLimits()
+    /// Resource steps the engine runs at once, overall and per driver.
+    public var parallelism = 64
+    public var parallelismPerDriver = 32
 
     public static let usage = """
         usage: trellisd --dev [--data DIR] [--listen HOST:PORT] [--agent-listen HOST:PORT]
@@ -47,6 +50,8 @@ public struct CoordinatorOptions: Sendable {
           --idle-timeout SEC       close connections idle this long (default 300)
           --drain-timeout SEC      graceful shutdown limit for open calls (default 10)
           --api-group GROUP        API group of documents, apiVersion GROUP/v1 (default trellis.dev)
+          --parallelism N          resource steps running at once (default 64)
+          --parallelism-per-driver N  of those, per driver (default 32)
           --enable-echo            serve trellis.echo.v1.EchoService (tests, benchmarks)
         """
 
@@ -90,6 +95,12 @@ public struct CoordinatorOptions: Sendable {
         }
         if let value = try scanner.value("--drain-timeout") {
             limits.drainTimeout = try Self.seconds(value, "--drain-timeout")
+        }
+        if let value = try scanner.value("--parallelism") {
+            parallelism = try Self.integer(value, "--parallelism", min: 1)
+        }
+        if let value = try scanner.value("--parallelism-per-driver") {
+            parallelismPerDriver = try Self.integer(value, "--parallelism-per-driver", min: 1)
         }
         try scanner.finish()
 
