@@ -68,8 +68,8 @@ public struct Credentials: Sendable {
         }
         let authority = try CertificateAuthority.generate(commonName: "Trellis dev CA")
         // The key goes first: a CA certificate without its key could never sign.
-        try directory.write(FileName.caKey, authority.privateKey.pemRepresentation(), mode: 0o600)
-        try directory.write(FileName.caCertificate, authority.certificate.pemRepresentation(), mode: 0o644)
+        try authority.privateKey.write(to: directory.file(FileName.caKey))
+        try authority.certificate.write(to: directory.file(FileName.caCertificate))
         logger.info("created certificate authority", ["file": directory.file(FileName.caCertificate)])
         return authority
     }
@@ -92,10 +92,10 @@ public struct Credentials: Sendable {
             logger.info("renewing server certificate", ["not_after": "\(info.notAfter)"])
         }
         let issued = try authority.issueServerCertificate(for: .localhost)
+        try issued.privateKey.write(to: directory.file(FileName.serverKey))
+        try issued.certificate.write(to: directory.file(FileName.serverCertificate))
         let keyPEM = try issued.privateKey.pemRepresentation()
         let certificatePEM = try issued.certificate.pemRepresentation()
-        try directory.write(FileName.serverKey, keyPEM, mode: 0o600)
-        try directory.write(FileName.serverCertificate, certificatePEM, mode: 0o644)
         return TLSIdentity(certificateChainPEM: certificatePEM, privateKeyPEM: keyPEM)
     }
 

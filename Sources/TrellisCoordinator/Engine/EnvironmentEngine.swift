@@ -220,9 +220,6 @@ public actor EnvironmentEngine {
         running[name] = nil
     }
 
-    /// Whether an operation is running for `name`.
-    func isRunning(_ name: String) -> Bool { running[name] != nil }
-
     // MARK: - Persistence and events
 
     /// Writes `batch` durably; nothing is acted on before this returns.

@@ -11,7 +11,6 @@ public final class HealthStatus: Sendable {
     private struct State {
         var statuses: [String: TrellisV1.ServingStatus]
         var watchers: [UInt64: AsyncStream<TrellisV1.ServingStatus>.Continuation] = [:]
-        var watcherServices: [UInt64: String] = [:]
         var nextWatcher: UInt64 = 0
     }
 
@@ -45,7 +44,6 @@ public final class HealthStatus: Sendable {
         let watchers = state.withLock { state -> [AsyncStream<TrellisV1.ServingStatus>.Continuation] in
             let all = Array(state.watchers.values)
             state.watchers = [:]
-            state.watcherServices = [:]
             return all
         }
         for watcher in watchers { watcher.finish() }
@@ -60,13 +58,9 @@ public final class HealthStatus: Sendable {
             let id = state.nextWatcher
             state.nextWatcher += 1
             state.watchers[id] = continuation
-            state.watcherServices[id] = service
             continuation.yield(current)
             continuation.onTermination = { [weak self] _ in
-                self?.state.withLock { state in
-                    state.watchers[id] = nil
-                    state.watcherServices[id] = nil
-                }
+                _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
             }
             return true
         }
