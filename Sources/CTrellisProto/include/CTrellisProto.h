@@ -6,6 +6,8 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "trellis/echo/v1/echo.pb-c.h"
+#include "trellis/v1/admin.pb-c.h"
+#include "trellis/v1/agent.pb-c.h"
 #include "trellis/v1/catalog.pb-c.h"
 #include "trellis/v1/documents.pb-c.h"
 #include "trellis/v1/environment.pb-c.h"

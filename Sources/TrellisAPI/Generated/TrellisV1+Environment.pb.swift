@@ -90,6 +90,12 @@ extension TrellisV1 {
         case environmentPhase
         /// A catalog document in the applied files was stored.
         case documentApplied
+        /// A resource's health changed; `phase` holds the new health.
+        case resourceHealth
+        /// A resource no longer matches what was applied; `message` says how.
+        case resourceDrifted
+        /// The environment's health roll-up changed; `phase` holds it.
+        case environmentHealth
         /// A value this version of the schema does not know; kept so that it survives a round trip.
         case unrecognized(Int32)
 
@@ -107,6 +113,9 @@ extension TrellisV1 {
             case 8: self = .resourceDeleted
             case 9: self = .environmentPhase
             case 10: self = .documentApplied
+            case 11: self = .resourceHealth
+            case 12: self = .resourceDrifted
+            case 13: self = .environmentHealth
             default: self = .unrecognized(rawValue)
             }
         }
@@ -125,6 +134,9 @@ extension TrellisV1 {
             case .resourceDeleted: 8
             case .environmentPhase: 9
             case .documentApplied: 10
+            case .resourceHealth: 11
+            case .resourceDrifted: 12
+            case .environmentHealth: 13
             case .unrecognized(let value): value
             }
         }
@@ -143,6 +155,9 @@ extension TrellisV1 {
             case .resourceDeleted: "EVENT_TYPE_RESOURCE_DELETED"
             case .environmentPhase: "EVENT_TYPE_ENVIRONMENT_PHASE"
             case .documentApplied: "EVENT_TYPE_DOCUMENT_APPLIED"
+            case .resourceHealth: "EVENT_TYPE_RESOURCE_HEALTH"
+            case .resourceDrifted: "EVENT_TYPE_RESOURCE_DRIFTED"
+            case .environmentHealth: "EVENT_TYPE_ENVIRONMENT_HEALTH"
             case .unrecognized(let value): "EventType(\(value))"
             }
         }
@@ -917,6 +932,12 @@ extension TrellisV1 {
         public var error: String
         public var dependsOn: [String]
         public var layer: UInt32
+        /// "Healthy", "Unhealthy" or "Unknown" (no report yet, or the agent is
+        /// unreachable).
+        public var health: String
+        public var healthMessage: String
+        /// Why the resource was found drifted, while it is.
+        public var drift: String
 
         /// Creates a message; every field left out has its protobuf default.
         public init(
@@ -931,7 +952,10 @@ extension TrellisV1 {
             agent: String = "",
             error: String = "",
             dependsOn: [String] = [],
-            layer: UInt32 = 0
+            layer: UInt32 = 0,
+            health: String = "",
+            healthMessage: String = "",
+            drift: String = ""
         ) {
             self.name = name
             self.type = type
@@ -945,6 +969,9 @@ extension TrellisV1 {
             self.error = error
             self.dependsOn = dependsOn
             self.layer = layer
+            self.health = health
+            self.healthMessage = healthMessage
+            self.drift = drift
         }
     }
 }
@@ -966,6 +993,9 @@ extension TrellisV1.ResourceStatus {
         self.error = ""
         self.dependsOn = []
         self.layer = 0
+        self.health = ""
+        self.healthMessage = ""
+        self.drift = ""
     }
 
     /// What decoding validates before protobuf-c sees the bytes.
@@ -991,6 +1021,9 @@ extension TrellisV1.ResourceStatus {
                 .init(number: 10, name: "error", kind: .string, repeated: false),
                 .init(number: 11, name: "depends_on", kind: .string, repeated: true),
                 .init(number: 12, name: "layer", kind: .varint, repeated: false),
+                .init(number: 13, name: "health", kind: .string, repeated: false),
+                .init(number: 14, name: "health_message", kind: .string, repeated: false),
+                .init(number: 15, name: "drift", kind: .string, repeated: false),
             ]
         )
 
@@ -1037,6 +1070,9 @@ extension TrellisV1.ResourceStatus {
             self.dependsOn = (0..<c.pointee.n_depends_on).map { i in wireString(items[i]) }
         }
         self.layer = c.pointee.layer
+        self.health = wireString(c.pointee.health)
+        self.healthMessage = wireString(c.pointee.health_message)
+        self.drift = wireString(c.pointee.drift)
     }
 
     /// Fills a protobuf-c message whose strings, arrays and submessages live in `arena`.
@@ -1091,6 +1127,12 @@ extension TrellisV1.ResourceStatus {
             c.pointee.depends_on = items
         }
         c.pointee.layer = self.layer
+        c.pointee.health = try arena.copyString(
+            self.health, messageType: TrellisV1.ResourceStatus.protoName, field: "health (13)")
+        c.pointee.health_message = try arena.copyString(
+            self.healthMessage, messageType: TrellisV1.ResourceStatus.protoName, field: "health_message (14)")
+        c.pointee.drift = try arena.copyString(
+            self.drift, messageType: TrellisV1.ResourceStatus.protoName, field: "drift (15)")
     }
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.
@@ -1134,6 +1176,9 @@ extension TrellisV1 {
         public var revision: UInt64
         /// Why the environment is in its phase, when that needs saying.
         public var message: String
+        /// The roll-up of its resources' health: "Healthy", "Degraded" (some
+        /// resource unhealthy or drifted) or "Unknown".
+        public var health: String
 
         /// Creates a message; every field left out has its protobuf default.
         public init(
@@ -1148,7 +1193,8 @@ extension TrellisV1 {
             expiresAtUnixMs: Int64 = 0,
             reconcile: String = "",
             revision: UInt64 = 0,
-            message: String = ""
+            message: String = "",
+            health: String = ""
         ) {
             self.name = name
             self.team = team
@@ -1162,6 +1208,7 @@ extension TrellisV1 {
             self.reconcile = reconcile
             self.revision = revision
             self.message = message
+            self.health = health
         }
     }
 }
@@ -1183,6 +1230,7 @@ extension TrellisV1.EnvironmentStatus {
         self.reconcile = ""
         self.revision = 0
         self.message = ""
+        self.health = ""
     }
 
     /// What decoding validates before protobuf-c sees the bytes.
@@ -1213,6 +1261,7 @@ extension TrellisV1.EnvironmentStatus {
                 .init(number: 10, name: "reconcile", kind: .string, repeated: false),
                 .init(number: 11, name: "revision", kind: .varint, repeated: false),
                 .init(number: 12, name: "message", kind: .string, repeated: false),
+                .init(number: 13, name: "health", kind: .string, repeated: false),
             ]
         )
 
@@ -1259,6 +1308,7 @@ extension TrellisV1.EnvironmentStatus {
         self.reconcile = wireString(c.pointee.reconcile)
         self.revision = c.pointee.revision
         self.message = wireString(c.pointee.message)
+        self.health = wireString(c.pointee.health)
     }
 
     /// Fills a protobuf-c message whose strings, arrays and submessages live in `arena`.
@@ -1315,6 +1365,8 @@ extension TrellisV1.EnvironmentStatus {
         c.pointee.revision = self.revision
         c.pointee.message = try arena.copyString(
             self.message, messageType: TrellisV1.EnvironmentStatus.protoName, field: "message (12)")
+        c.pointee.health = try arena.copyString(
+            self.health, messageType: TrellisV1.EnvironmentStatus.protoName, field: "health (13)")
     }
 
     /// A protobuf-c copy of the message, allocated and filled in `arena`.

@@ -1176,7 +1176,7 @@ const ProtobufCMessageDescriptor trellis__v1__resource_status__outputs_entry__de
   (ProtobufCMessageInit) trellis__v1__resource_status__outputs_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor trellis__v1__resource_status__field_descriptors[12] =
+static const ProtobufCFieldDescriptor trellis__v1__resource_status__field_descriptors[15] =
 {
   {
     "name",
@@ -1322,14 +1322,53 @@ static const ProtobufCFieldDescriptor trellis__v1__resource_status__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "health",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Trellis__V1__ResourceStatus, health),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "health_message",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Trellis__V1__ResourceStatus, health_message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "drift",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Trellis__V1__ResourceStatus, drift),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned trellis__v1__resource_status__field_indices_by_name[] = {
   8,   /* field[8] = agent */
   7,   /* field[7] = attempts */
   10,   /* field[10] = depends_on */
+  14,   /* field[14] = drift */
   2,   /* field[2] = driver */
   9,   /* field[9] = error */
   6,   /* field[6] = finished_at_unix_ms */
+  12,   /* field[12] = health */
+  13,   /* field[13] = health_message */
   11,   /* field[11] = layer */
   0,   /* field[0] = name */
   4,   /* field[4] = outputs */
@@ -1340,7 +1379,7 @@ static const unsigned trellis__v1__resource_status__field_indices_by_name[] = {
 static const ProtobufCIntRange trellis__v1__resource_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor trellis__v1__resource_status__descriptor =
 {
@@ -1350,7 +1389,7 @@ const ProtobufCMessageDescriptor trellis__v1__resource_status__descriptor =
   "Trellis__V1__ResourceStatus",
   "trellis.v1",
   sizeof(Trellis__V1__ResourceStatus),
-  12,
+  15,
   trellis__v1__resource_status__field_descriptors,
   trellis__v1__resource_status__field_indices_by_name,
   1,  trellis__v1__resource_status__number_ranges,
@@ -1408,7 +1447,7 @@ const ProtobufCMessageDescriptor trellis__v1__environment_status__labels_entry__
   (ProtobufCMessageInit) trellis__v1__environment_status__labels_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor trellis__v1__environment_status__field_descriptors[12] =
+static const ProtobufCFieldDescriptor trellis__v1__environment_status__field_descriptors[13] =
 {
   {
     "name",
@@ -1554,10 +1593,23 @@ static const ProtobufCFieldDescriptor trellis__v1__environment_status__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "health",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Trellis__V1__EnvironmentStatus, health),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned trellis__v1__environment_status__field_indices_by_name[] = {
   7,   /* field[7] = created_at_unix_ms */
   8,   /* field[8] = expires_at_unix_ms */
+  12,   /* field[12] = health */
   2,   /* field[2] = labels */
   11,   /* field[11] = message */
   0,   /* field[0] = name */
@@ -1572,7 +1624,7 @@ static const unsigned trellis__v1__environment_status__field_indices_by_name[] =
 static const ProtobufCIntRange trellis__v1__environment_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor trellis__v1__environment_status__descriptor =
 {
@@ -1582,7 +1634,7 @@ const ProtobufCMessageDescriptor trellis__v1__environment_status__descriptor =
   "Trellis__V1__EnvironmentStatus",
   "trellis.v1",
   sizeof(Trellis__V1__EnvironmentStatus),
-  12,
+  13,
   trellis__v1__environment_status__field_descriptors,
   trellis__v1__environment_status__field_indices_by_name,
   1,  trellis__v1__environment_status__number_ranges,
@@ -1813,7 +1865,7 @@ const ProtobufCEnumDescriptor trellis__v1__resource_action__descriptor =
   trellis__v1__resource_action__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue trellis__v1__event_type__enum_values_by_number[11] =
+static const ProtobufCEnumValue trellis__v1__event_type__enum_values_by_number[14] =
 {
   { "EVENT_TYPE_UNSPECIFIED", "TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED", 0 },
   { "EVENT_TYPE_PLANNED", "TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_PLANNED", 1 },
@@ -1826,19 +1878,25 @@ static const ProtobufCEnumValue trellis__v1__event_type__enum_values_by_number[1
   { "EVENT_TYPE_RESOURCE_DELETED", "TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_RESOURCE_DELETED", 8 },
   { "EVENT_TYPE_ENVIRONMENT_PHASE", "TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_ENVIRONMENT_PHASE", 9 },
   { "EVENT_TYPE_DOCUMENT_APPLIED", "TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_DOCUMENT_APPLIED", 10 },
+  { "EVENT_TYPE_RESOURCE_HEALTH", "TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_RESOURCE_HEALTH", 11 },
+  { "EVENT_TYPE_RESOURCE_DRIFTED", "TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_RESOURCE_DRIFTED", 12 },
+  { "EVENT_TYPE_ENVIRONMENT_HEALTH", "TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_ENVIRONMENT_HEALTH", 13 },
 };
 static const ProtobufCIntRange trellis__v1__event_type__value_ranges[] = {
-{0, 0},{0, 11}
+{0, 0},{0, 14}
 };
-static const ProtobufCEnumValueIndex trellis__v1__event_type__enum_values_by_name[11] =
+static const ProtobufCEnumValueIndex trellis__v1__event_type__enum_values_by_name[14] =
 {
   { "EVENT_TYPE_DOCUMENT_APPLIED", 10 },
+  { "EVENT_TYPE_ENVIRONMENT_HEALTH", 13 },
   { "EVENT_TYPE_ENVIRONMENT_PHASE", 9 },
   { "EVENT_TYPE_PLANNED", 1 },
   { "EVENT_TYPE_RESOURCE_BLOCKED", 5 },
   { "EVENT_TYPE_RESOURCE_DELETED", 8 },
   { "EVENT_TYPE_RESOURCE_DELETING", 7 },
+  { "EVENT_TYPE_RESOURCE_DRIFTED", 12 },
   { "EVENT_TYPE_RESOURCE_FAILED", 4 },
+  { "EVENT_TYPE_RESOURCE_HEALTH", 11 },
   { "EVENT_TYPE_RESOURCE_READY", 3 },
   { "EVENT_TYPE_RESOURCE_RETRYING", 6 },
   { "EVENT_TYPE_RESOURCE_STARTED", 2 },
@@ -1851,9 +1909,9 @@ const ProtobufCEnumDescriptor trellis__v1__event_type__descriptor =
   "EventType",
   "Trellis__V1__EventType",
   "trellis.v1",
-  11,
+  14,
   trellis__v1__event_type__enum_values_by_number,
-  11,
+  14,
   trellis__v1__event_type__enum_values_by_name,
   1,
   trellis__v1__event_type__value_ranges,

@@ -66,7 +66,19 @@ typedef enum _Trellis__V1__EventType {
   /*
    * A catalog document in the applied files was stored.
    */
-  TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_DOCUMENT_APPLIED = 10
+  TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_DOCUMENT_APPLIED = 10,
+  /*
+   * A resource's health changed; `phase` holds the new health.
+   */
+  TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_RESOURCE_HEALTH = 11,
+  /*
+   * A resource no longer matches what was applied; `message` says how.
+   */
+  TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_RESOURCE_DRIFTED = 12,
+  /*
+   * The environment's health roll-up changed; `phase` holds it.
+   */
+  TRELLIS__V1__EVENT_TYPE__EVENT_TYPE_ENVIRONMENT_HEALTH = 13
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TRELLIS__V1__EVENT_TYPE)
 } Trellis__V1__EventType;
 
@@ -228,10 +240,20 @@ struct  Trellis__V1__ResourceStatus
   size_t n_depends_on;
   char **depends_on;
   uint32_t layer;
+  /*
+   * "Healthy", "Unhealthy" or "Unknown" (no report yet, or the agent is
+   * unreachable).
+   */
+  char *health;
+  char *health_message;
+  /*
+   * Why the resource was found drifted, while it is.
+   */
+  char *drift;
 };
 #define TRELLIS__V1__RESOURCE_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&trellis__v1__resource_status__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Trellis__V1__EnvironmentStatus__LabelsEntry
@@ -271,10 +293,15 @@ struct  Trellis__V1__EnvironmentStatus
    * Why the environment is in its phase, when that needs saying.
    */
   char *message;
+  /*
+   * The roll-up of its resources' health: "Healthy", "Degraded" (some
+   * resource unhealthy or drifted) or "Unknown".
+   */
+  char *health;
 };
 #define TRELLIS__V1__ENVIRONMENT_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&trellis__v1__environment_status__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Trellis__V1__GetEnvironmentRequest
