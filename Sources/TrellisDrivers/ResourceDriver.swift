@@ -16,10 +16,13 @@ public struct DriverRequest: Sendable {
     public var environmentDirectory: String?
     /// Where drivers that run programs send each captured line of output.
     public var output: (any OutputSink)?
+    /// What the last successful apply of this resource returned, when there was one: a
+    /// re-apply can keep what it generated (a password), a delete can find what it made.
+    public var applied: DriverOutputs?
 
     public init(
         environment: String, resource: String, type: String, params: SpecMap, attempt: Int, requestID: String,
-        environmentDirectory: String? = nil, output: (any OutputSink)? = nil
+        environmentDirectory: String? = nil, output: (any OutputSink)? = nil, applied: DriverOutputs? = nil
     ) {
         self.environment = environment
         self.resource = resource
@@ -29,6 +32,7 @@ public struct DriverRequest: Sendable {
         self.requestID = requestID
         self.environmentDirectory = environmentDirectory
         self.output = output
+        self.applied = applied
     }
 }
 
