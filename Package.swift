@@ -100,7 +100,8 @@ let package = Package(
         .target(
             name: "TrellisCLI",
             dependencies: [
-                "TrellisAPI", "TrellisCommandLine", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire",
+                "TrellisAPI", "TrellisCommandLine", "TrellisDomain", "TrellisLogging", "TrellisRPC", "TrellisTLS",
+                "TrellisWire",
             ],
             swiftSettings: swiftSettings
         ),

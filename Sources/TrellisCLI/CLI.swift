@@ -16,7 +16,10 @@ public enum CLI {
           plan -f FILE [-f FILE ...] [-o json]    what apply would change, changing nothing
           get environments | environment NAME [-o json]
           get templates | template NAME | definitions | definition NAME [-o json]
+          get agents [-o json]                     agents, their labels, state and last heartbeat
           delete environment NAME [-o json]        delete in reverse order, stream progress
+          join-token create [--ttl DURATION] [--label k=v ...]
+                                                   a single-use token for trellis-agent --join-token
           health [--service NAME] [--watch]        the coordinator's serving status
 
         connection options:
@@ -42,6 +45,8 @@ public enum CLI {
                 return try await ApplyCommands.delete(&scanner)
             case "get":
                 return try await GetCommand.run(&scanner)
+            case "join-token":
+                return try await JoinTokenCommand.run(&scanner)
             default:
                 throw UsageError("unknown command \(command)")
             }

@@ -43,8 +43,11 @@ public final class Coordinator: Sendable {
         waiter?.resume()
     }
 
-    /// Runs until ``requestShutdown()``, then drains and returns.
-    public func run() async throws {
+    /// Runs until ``requestShutdown()``, then drains and returns. In dev mode, unless
+    /// `--no-local-agent`, `localAgent` is started once both listeners are up, with a
+    /// certificate for the agent `local` issued by the dev CA, and stopped first at
+    /// shutdown.
+    public func run(localAgent: (any LocalAgentRunner)? = nil) async throws {
         let apiAddress: SocketAddress
         let agentAddress: SocketAddress
         do {
@@ -60,7 +63,7 @@ public final class Coordinator: Sendable {
         } else {
             credentials = try Credentials.provided(
                 certificatePath: options.tlsCertificate!, keyPath: options.tlsKey!, clientCAPath: options.clientCA!,
-                directory: directory, logger: logger)
+                clientCAKeyPath: options.clientCAKey, directory: directory, logger: logger)
         }
 
         let store: SQLiteStore
@@ -73,27 +76,48 @@ public final class Coordinator: Sendable {
         var executionLimits = ExecutionLimits()
         executionLimits.maxConcurrent = options.parallelism
         executionLimits.defaultPerGroup = options.parallelismPerDriver
+        let hub = AgentHub(
+            store: store, heartbeatInterval: options.agentHeartbeat, grace: options.agentGrace,
+            observeInterval: options.observeInterval, logger: logger.labelled("agents"))
         let engine = EnvironmentEngine(
-            store: store, drivers: Self.localDrivers(), apiGroup: options.apiGroup, limits: executionLimits,
-            logger: logger.labelled("engine"), faults: FaultInjection.fromEnvironment())
+            store: store, drivers: Self.localDrivers(), agents: hub, apiGroup: options.apiGroup,
+            limits: executionLimits, logger: logger.labelled("engine"), faults: FaultInjection.fromEnvironment())
 
+        try await hub.start(
+            observers: AgentHub.Observers(
+                report: { agent, report in await engine.received(report, from: agent) },
+                unreachable: { agent in await engine.agentUnreachable(agent) },
+                welcomeResources: { agent in try await engine.agentResources(onAgent: agent) }))
         try await engine.start()
+        let caFingerprint: String?
+        do {
+            caFingerprint = try credentials.authority?.certificate.fingerprintSHA256()
+        } catch {
+            throw CoordinatorError(.tls, "coordinator: fingerprinting the CA failed", cause: error)
+        }
 
         let group = try EventLoopGroup(loopCount: options.loops > 0 ? options.loops : EventLoopGroup.defaultLoopCount)
         let health = HealthStatus(services: [
             "trellis.v1.HealthService", "trellis.v1.EnvironmentService", "trellis.v1.CatalogService",
+            "trellis.v1.AdminService", "trellis.v1.AgentService",
         ])
 
         var apiRouter = RPCRouter()
         HealthService.register(into: &apiRouter, status: health)
         EnvironmentService.register(into: &apiRouter, engine: engine)
         CatalogService.register(into: &apiRouter, engine: engine, store: store)
+        AdminService.register(
+            into: &apiRouter, hub: hub, store: store, caFingerprint: caFingerprint, logger: logger.labelled("admin"))
         if options.enableEcho { EchoService.register(into: &apiRouter) }
         apiRouter.interceptors.append(
             AdminTokenInterceptor(token: credentials.adminToken, exemptServices: ["trellis.v1.HealthService"]))
 
         var agentRouter = RPCRouter()
         HealthService.register(into: &agentRouter, status: health)
+        AgentService.register(
+            into: &agentRouter, hub: hub, store: store, authority: credentials.authority,
+            caPEM: credentials.clientCAPEM, logger: logger.labelled("agents"))
+        agentRouter.interceptors.append(AgentListenerInterceptor())
 
         let servers: [RPCServer]
         do {
@@ -108,7 +132,7 @@ public final class Coordinator: Sendable {
                     name: "agent", address: agentAddress,
                     tls: TLSServerConfiguration(
                         identity: credentials.serverIdentity,
-                        clientAuthentication: .required(trustRootsPEM: credentials.clientCAPEM)),
+                        clientAuthentication: .optional(trustRootsPEM: credentials.clientCAPEM)),
                     limits: options.limits),
                 router: agentRouter, group: group, logger: logger.labelled("rpc.server"))
             let boundAPI = try await api.start()
@@ -123,16 +147,35 @@ public final class Coordinator: Sendable {
                 ])
         } catch {
             await engine.stop()
+            await hub.stop()
             await group.shutdown()
             await store.close()
             throw error
         }
 
+        var runningLocalAgent: (any LocalAgentRunner)?
+        if options.dev, options.localAgent, let localAgent, let authority = credentials.authority,
+            let boundAgent = agentAddress
+        {
+            do {
+                let issued = try authority.issueClientCertificate(commonName: LocalAgentCredentials.name)
+                try await localAgent.start(
+                    LocalAgentCredentials(
+                        coordinator: boundAgent, serverName: "localhost", identity: try issued.identity(),
+                        caPEM: credentials.clientCAPEM, dataDirectory: directory.file("agent")))
+                runningLocalAgent = localAgent
+            } catch {
+                logger.error("the local agent did not start", ["error": "\(error)"])
+            }
+        }
+
         await waitForShutdownRequest()
         logger.info("shutting down")
+        await runningLocalAgent?.stop()
         health.shutDown()
         // Operations still running resume from the journal at the next start.
         await engine.stop()
+        await hub.stop()
         await withTaskGroup(of: Void.self) { tasks in
             for server in servers { tasks.addTask { await server.shutdown() } }
         }
@@ -168,4 +211,27 @@ public final class Coordinator: Sendable {
             if already { continuation.resume() }
         }
     }
+}
+
+/// What the in-process agent of dev mode is given.
+public struct LocalAgentCredentials: Sendable {
+    /// The local agent's name.
+    public static let name = "local"
+    /// The coordinator's agent listener.
+    public var coordinator: SocketAddress
+    /// The name the coordinator's certificate carries.
+    public var serverName: String
+    /// The agent's certificate (issued by the dev CA) and key.
+    public var identity: TLSIdentity
+    public var caPEM: String
+    /// Where the agent keeps its state and the environments' directories.
+    public var dataDirectory: String
+}
+
+/// Runs the in-process agent; the coordinator knows it only through this.
+public protocol LocalAgentRunner: Sendable {
+    /// Starts the agent in the background; returns once it is started.
+    func start(_ credentials: LocalAgentCredentials) async throws
+    /// Stops it; supervised programs keep running, as after any agent restart.
+    func stop() async
 }

@@ -1,4 +1,5 @@
 import TrellisCommandLine
+import TrellisDomain
 import TrellisLogging
 import TrellisRPC
 
@@ -27,6 +28,16 @@ public struct CoordinatorOptions: Sendable {
     /// Resource steps the engine runs at once, overall and per driver.
     public var parallelism = 64
     public var parallelismPerDriver = 32
+    /// The CA key that signs joining agents' certificates, without --dev.
+    public var clientCAKey: String?
+    /// How often agents send heartbeats.
+    public var agentHeartbeat: Duration = .seconds(10)
+    /// How long an agent may stay silent before it is Unreachable.
+    public var agentGrace: Duration = .seconds(30)
+    /// How often agents observe the resources they hold.
+    public var observeInterval: Duration = .seconds(10)
+    /// Whether --dev runs the in-process agent `local`.
+    public var localAgent = true
 
     public static let usage = """
         usage: trellisd --dev [--data DIR] [--listen HOST:PORT] [--agent-listen HOST:PORT]
@@ -40,6 +51,11 @@ public struct CoordinatorOptions: Sendable {
           --tls-cert FILE          server certificate chain (PEM), without --dev
           --tls-key FILE           server private key (PEM), without --dev
           --client-ca FILE         CA that agent certificates must chain to, without --dev
+          --client-ca-key FILE     that CA's key, to sign the certificates of joining agents
+          --agent-heartbeat DUR    how often agents send heartbeats (default 10s)
+          --agent-grace DUR        silence after which an agent is Unreachable (default 30s)
+          --observe-interval DUR   how often agents observe their resources (default 10s)
+          --no-local-agent         with --dev, run no in-process agent
           --log-level LEVEL        trace, debug, info, warning, error (default info)
           --log-format FORMAT      logfmt or json (default logfmt)
           --loops N                event loops (default: one per core)
@@ -69,6 +85,15 @@ public struct CoordinatorOptions: Sendable {
         tlsCertificate = try scanner.value("--tls-cert")
         tlsKey = try scanner.value("--tls-key")
         clientCA = try scanner.value("--client-ca")
+        clientCAKey = try scanner.value("--client-ca-key")
+        localAgent = !scanner.flag("--no-local-agent")
+        if let value = try scanner.value("--agent-heartbeat") {
+            agentHeartbeat = try Self.duration(value, "--agent-heartbeat")
+        }
+        if let value = try scanner.value("--agent-grace") { agentGrace = try Self.duration(value, "--agent-grace") }
+        if let value = try scanner.value("--observe-interval") {
+            observeInterval = try Self.duration(value, "--observe-interval")
+        }
         if let value = try scanner.value("--log-level") {
             guard let level = Logger.Level(name: value) else { throw UsageError("--log-level: unknown level \(value)") }
             logLevel = level
@@ -116,6 +141,13 @@ public struct CoordinatorOptions: Sendable {
     private static func integer(_ text: String, _ flag: String, min: Int) throws(UsageError) -> Int {
         guard let value = Int(text), value >= min else {
             throw UsageError("\(flag): expected a whole number ≥ \(min), got \(text)")
+        }
+        return value
+    }
+
+    private static func duration(_ text: String, _ flag: String) throws(UsageError) -> Duration {
+        guard let value = SpecDuration.parse(text), value > .zero else {
+            throw UsageError("\(flag): expected a duration such as 500ms, 10s or 2m, got \(text)")
         }
         return value
     }

@@ -95,22 +95,39 @@ struct DevModeTests {
         await trellisd.terminate()
     }
 
-    @Test("the agent listener admits only certificates from the coordinator's CA")
+    @Test("the agent listener: without a certificate only Discover, Join and health; Connect needs the CA's")
     func agentListener() async throws {
-        let trellisd = try TrellisdProcess(dev: TrellisdProcess.temporaryDataDirectory())
+        let trellisd = try TrellisdProcess(dev: TrellisdProcess.temporaryDataDirectory(), extra: ["--no-local-agent"])
         defer { trellisd.removeData() }
         let (_, agent) = try await trellisd.waitUntilReady()
         let directory = trellisd.dataDirectory
+        let caPEM = try String(contentsOfFile: "\(directory)/ca.pem", encoding: .utf8)
 
         let anonymous = try client(of: agent, dataDirectory: directory)
+        #expect(
+            try await anonymous.unary(TrellisV1.AgentService.discover, TrellisV1.DiscoverRequest()).caPem == caPEM)
         let refused = try await #require(throws: RPCError.self) {
-            _ = try await anonymous.unary(TrellisV1.HealthService.check, TrellisV1.HealthCheckRequest())
+            try await anonymous.bidirectional(TrellisV1.AgentService.connect) { requests, responses in
+                try await requests.write(TrellisV1.AgentMessage(body: .hello(TrellisV1.AgentHello(name: "sneaky"))))
+                for try await _ in responses {}
+            }
         }
-        #expect(refused.code == .unavailable)
+        #expect(refused.code == .unauthenticated)
         await anonymous.close()
 
+        // A certificate from another CA is refused at the handshake.
+        let stranger = try CertificateAuthority.generate(commonName: "Some other CA")
+        let outsider = try client(
+            of: agent, dataDirectory: directory,
+            identity: stranger.issueClientCertificate(commonName: "outsider").identity())
+        let handshake = try await #require(throws: RPCError.self) {
+            _ = try await outsider.unary(TrellisV1.HealthService.check, TrellisV1.HealthCheckRequest())
+        }
+        #expect(handshake.code == .unavailable)
+        await outsider.close()
+
         let authority = try CertificateAuthority(
-            certificatePEM: String(contentsOfFile: "\(directory)/ca.pem", encoding: .utf8),
+            certificatePEM: caPEM,
             privateKeyPEM: String(contentsOfFile: "\(directory)/ca.key", encoding: .utf8))
         let issued = try authority.issueClientCertificate(commonName: "agent-test.local")
         let member = try client(of: agent, dataDirectory: directory, identity: issued.identity())

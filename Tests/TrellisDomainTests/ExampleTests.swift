@@ -27,9 +27,9 @@ struct ExampleTests {
         return try Resolver().resolve(environment, template: template, definitions: definitions)
     }
 
-    @Test("the quickstart resolves into four layers of noop resources with outputs flowing through")
+    @Test("the noop graph resolves into four layers of noop resources with outputs flowing through")
     func quickstart() throws {
-        let resolved = try Self.resolve(try Self.read("quickstart.yaml"))
+        let resolved = try Self.resolve(try Self.read("noop-graph.yaml"))
         #expect(resolved.layers == [["seed"], ["network", "database"], ["service"], ["smoke-test"]])
         #expect(resolved.resources.allSatisfy { $0.driver == "noop" })
         #expect(resolved.resources[0].params["outputs"] == ["id": "seed-1", "greeting": "hi"])

@@ -2,38 +2,29 @@ import Foundation
 import Synchronization
 import TrellisRPC
 
-/// A real `trellisd` process started by a test, with its log lines captured.
-///
-/// It listens on ports the kernel picks (`127.0.0.1:0`); the addresses come from its
-/// `ready` log line, so no port is guessed and none can be taken in between.
-public final class TrellisdProcess: @unchecked Sendable {
+/// A program of this package, built under `.build/debug`, started by a test with its
+/// output (stdout and stderr together) captured.
+public class BuiltProcess: @unchecked Sendable {
     // @unchecked Sendable: `process` is only started and signalled; captured output is
     // behind a Mutex.
-    public let dataDirectory: String
     public let process: Process
     private let output = CapturedOutput()
 
-    /// The built binary: `.build/debug/trellisd` under the package root.
-    public static var binaryPath: String {
+    /// `.build/debug/NAME` under the package root.
+    public static func binaryPath(_ name: String) -> String {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent(".build/debug/trellisd").path
+        return url.appendingPathComponent(".build/debug/\(name)").path
     }
 
-    /// A fresh temporary directory path that does not exist yet.
-    public static func temporaryDataDirectory() -> String {
-        let base = FileManager.default.temporaryDirectory.path
-        return "\(base)/trellisd-test-\(UInt64.random(in: 0...UInt64.max))/data"
-    }
-
-    /// Starts `trellisd ARGUMENTS` and returns at once; see ``waitUntilReady()``.
-    public init(arguments: [String], dataDirectory: String, environment: [String: String] = [:]) throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binaryPath) else {
-            throw RawClientError("trellisd is not built at \(Self.binaryPath); run `swift build` first")
+    /// Starts `NAME ARGUMENTS` and returns at once.
+    public init(_ name: String, arguments: [String], environment: [String: String] = [:]) throws {
+        let path = Self.binaryPath(name)
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw RawClientError("\(name) is not built at \(path); run `swift build` first")
         }
-        self.dataDirectory = dataDirectory
         process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
@@ -53,6 +44,56 @@ public final class TrellisdProcess: @unchecked Sendable {
         try process.run()
     }
 
+    /// Everything the process wrote so far.
+    public var log: String { output.text }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit status.
+    @discardableResult
+    public func terminate(timeout: Duration = .seconds(30)) async -> Int32 {
+        if process.isRunning { process.terminate() }
+        let exited = await eventually(timeout: timeout) { !process.isRunning }
+        if !exited {
+            kill(process.processIdentifier, SIGKILL)
+            _ = await eventually { !process.isRunning }
+        }
+        return process.terminationStatus
+    }
+
+    /// SIGKILL, and waits for the exit.
+    public func killHard() async {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        _ = await eventually(timeout: .seconds(30)) { !process.isRunning }
+    }
+
+    /// Waits for the process to exit by itself; returns its status.
+    public func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
+        let exited = await eventually(timeout: timeout) { !process.isRunning }
+        return exited ? process.terminationStatus : nil
+    }
+}
+
+/// A real `trellisd` process started by a test, with its log lines captured.
+///
+/// It listens on ports the kernel picks (`127.0.0.1:0`); the addresses come from its
+/// `ready` log line, so no port is guessed and none can be taken in between.
+public final class TrellisdProcess: BuiltProcess, @unchecked Sendable {
+    public let dataDirectory: String
+
+    /// The built binary: `.build/debug/trellisd` under the package root.
+    public static var binaryPath: String { binaryPath("trellisd") }
+
+    /// A fresh temporary directory path that does not exist yet.
+    public static func temporaryDataDirectory() -> String {
+        let base = FileManager.default.temporaryDirectory.path
+        return "\(base)/trellisd-test-\(UInt64.random(in: 0...UInt64.max))/data"
+    }
+
+    /// Starts `trellisd ARGUMENTS` and returns at once; see ``waitUntilReady()``.
+    public init(arguments: [String], dataDirectory: String, environment: [String: String] = [:]) throws {
+        self.dataDirectory = dataDirectory
+        try super.init("trellisd", arguments: arguments, environment: environment)
+    }
+
     /// Starts `trellisd --dev` on free loopback ports.
     public convenience init(
         dev dataDirectory: String = TrellisdProcess.temporaryDataDirectory(), extra: [String] = [],
@@ -63,9 +104,6 @@ public final class TrellisdProcess: @unchecked Sendable {
                 + extra,
             dataDirectory: dataDirectory, environment: environment)
     }
-
-    /// Everything the process wrote so far.
-    public var log: String { output.text }
 
     /// Waits for the `ready` line and returns the API and agent addresses.
     public func waitUntilReady(
@@ -88,24 +126,6 @@ public final class TrellisdProcess: @unchecked Sendable {
             throw RawClientError("trellisd did not become ready; its output:\n\(log)")
         }
         return found
-    }
-
-    /// Sends SIGTERM and waits for the process to exit; returns its exit status.
-    @discardableResult
-    public func terminate(timeout: Duration = .seconds(30)) async -> Int32 {
-        if process.isRunning { process.terminate() }
-        let exited = await eventually(timeout: timeout) { !process.isRunning }
-        if !exited {
-            kill(process.processIdentifier, SIGKILL)
-            _ = await eventually { !process.isRunning }
-        }
-        return process.terminationStatus
-    }
-
-    /// Waits for the process to exit by itself; returns its status.
-    public func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
-        let exited = await eventually(timeout: timeout) { !process.isRunning }
-        return exited ? process.terminationStatus : nil
     }
 
     /// Removes the data directory's parent (the temporary directory made for it).

@@ -11,7 +11,8 @@ enum GetCommand {
         let words = scanner.positionals
         guard let noun = words.first, words.count <= 2 else {
             throw UsageError(
-                "usage: trellis get environments|environment NAME|templates|template NAME|definitions|definition NAME")
+                "usage: trellis get environments|environment NAME|agents|templates|template NAME|definitions|definition NAME"
+            )
         }
         let name = words.count == 2 ? words[1] : nil
         return try await connection.withClient { client in
@@ -24,6 +25,9 @@ enum GetCommand {
                 let environment = try await client.unary(
                     TrellisV1.EnvironmentService.get, TrellisV1.GetEnvironmentRequest(name: name))
                 printEnvironment(environment, format)
+            case ("agents", nil), ("agent", nil):
+                let response = try await client.unary(TrellisV1.AdminService.listAgents, TrellisV1.ListAgentsRequest())
+                printAgents(response.agents, format)
             case ("templates", _), ("template", _):
                 try await printDocuments(client, kind: "Template", name: name, format)
             case ("definitions", _), ("definition", _), ("resourcedefinitions", _), ("resourcedefinition", _):
@@ -46,10 +50,13 @@ enum GetCommand {
                 ("finishedAt", .time(unixMilliseconds: resource.finishedAtUnixMs)),
                 ("attempts", .int(Int64(resource.attempts))), ("agent", .string(resource.agent)),
                 ("error", .string(resource.error)), ("dependsOn", .array(resource.dependsOn.map { .string($0) })),
-                ("layer", .int(Int64(resource.layer))),
+                ("layer", .int(Int64(resource.layer))), ("health", .string(resource.health)),
+                ("healthMessage", .string(resource.healthMessage)), ("drift", .string(resource.drift)),
             ])
         }
-        var status: [(String, JSONValue)] = [("phase", .string(environment.phase))]
+        var status: [(String, JSONValue)] = [
+            ("phase", .string(environment.phase)), ("health", .string(environment.health)),
+        ]
         if !environment.message.isEmpty { status.append(("message", .string(environment.message))) }
         status.append(("resources", .array(resources)))
         var members: [(String, JSONValue)] = [
@@ -72,7 +79,7 @@ enum GetCommand {
             Output.write(environmentJSON(environment).pretty(), to: 1)
             return
         }
-        var lines = ["environment \(environment.name)  phase \(environment.phase)"]
+        var lines = ["environment \(environment.name)  phase \(environment.phase)  health \(environment.health)"]
         lines.append("  template  \(environment.template) v\(environment.templateVersion)   team \(environment.team)")
         if environment.expiresAtUnixMs > 0 {
             let remaining = Timestamp.duration(
@@ -80,12 +87,19 @@ enum GetCommand {
             lines.append("  expires   in \(remaining)")
         }
         if !environment.message.isEmpty { lines.append("  message   \(environment.message)") }
-        lines.append("  " + "RESOURCE".padding(20) + "TYPE".padding(20) + "PHASE".padding(12) + "ATTEMPTS  OUTPUTS")
+        lines.append(
+            "  " + "RESOURCE".padding(20) + "TYPE".padding(20) + "PHASE".padding(12) + "HEALTH".padding(11)
+                + "AGENT".padding(14) + "OUTPUTS")
         for resource in environment.resources {
             let outputs = resource.outputs.keys.sorted().map { "\($0)=\(resource.outputs[$0]!)" }.joined(separator: " ")
             lines.append(
                 "  " + resource.name.padding(20) + resource.type.padding(20) + resource.phase.padding(12)
-                    + String(resource.attempts).padding(10) + outputs)
+                    + (resource.health.isEmpty ? "-" : resource.health).padding(11)
+                    + (resource.agent.isEmpty ? "-" : resource.agent).padding(14) + outputs)
+            let notes = [resource.drift.isEmpty ? nil : "drift: \(resource.drift)",
+                resource.healthMessage.isEmpty ? nil : "health: \(resource.healthMessage)",
+                resource.error.isEmpty ? nil : "error: \(resource.error)"].compactMap { $0 }
+            for note in notes { lines.append("      \(note)") }
         }
         Output.write(lines.joined(separator: "\n"), to: 1)
     }
@@ -104,6 +118,45 @@ enum GetCommand {
             lines.append(
                 environment.name.padding(28) + "\(environment.template) v\(environment.templateVersion)".padding(24)
                     + environment.phase.padding(12) + String(environment.resources.count).padding(11) + expires)
+        }
+        Output.write(lines.joined(separator: "\n"), to: 1)
+    }
+
+    static func agentJSON(_ agent: TrellisV1.AgentStatus) -> JSONValue {
+        .object([
+            ("name", .string(agent.name)), ("labels", .map(agent.labels)), ("state", .string(stateName(agent.state))),
+            ("lastHeartbeat", .time(unixMilliseconds: agent.lastHeartbeatUnixMs)),
+            ("joinedAt", .time(unixMilliseconds: agent.joinedAtUnixMs)),
+            ("drivers", .array(agent.drivers.map { .string($0) })), ("capacity", .int(Int64(agent.capacity))),
+            ("hostname", .string(agent.hostname)), ("version", .string(agent.version)),
+            ("resources", .int(Int64(agent.resources))),
+        ])
+    }
+
+    static func stateName(_ state: TrellisV1.AgentState) -> String {
+        switch state {
+        case .connected: "Connected"
+        case .disconnected: "Disconnected"
+        case .unreachable: "Unreachable"
+        case .unspecified: "Unknown"
+        case .unrecognized(let value): "state_\(value)"
+        }
+    }
+
+    private static func printAgents(_ agents: [TrellisV1.AgentStatus], _ format: OutputFormat) {
+        guard format == .text else {
+            Output.write(JSONValue.array(agents.map(agentJSON)).pretty(), to: 1)
+            return
+        }
+        var lines = [
+            "NAME".padding(24) + "STATE".padding(14) + "LAST HEARTBEAT".padding(22) + "RESOURCES".padding(11) + "LABELS"
+        ]
+        for agent in agents {
+            let labels = agent.labels.keys.sorted().map { "\($0)=\(agent.labels[$0]!)" }.joined(separator: ",")
+            lines.append(
+                agent.name.padding(24) + stateName(agent.state).padding(14)
+                    + Timestamp.rfc3339(unixMilliseconds: agent.lastHeartbeatUnixMs).padding(22)
+                    + String(agent.resources).padding(11) + (labels.isEmpty ? "-" : labels))
         }
         Output.write(lines.joined(separator: "\n"), to: 1)
     }

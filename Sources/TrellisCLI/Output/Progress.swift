@@ -43,6 +43,9 @@ struct ProgressPrinter {
         case .resourceDeleted: "resource_deleted"
         case .environmentPhase: "environment_phase"
         case .documentApplied: "document_applied"
+        case .resourceHealth: "resource_health"
+        case .resourceDrifted: "resource_drifted"
+        case .environmentHealth: "environment_health"
         case .unspecified: "unspecified"
         case .unrecognized(let value): "event_\(value)"
         }
@@ -89,6 +92,11 @@ struct ProgressPrinter {
         case .environmentPhase:
             let reason = event.message.isEmpty ? "" : ": \(event.message)"
             return "\(time)  \(event.environment): \(event.phase)\(reason)"
+        case .environmentHealth:
+            return "\(time)  \(event.environment): health \(event.phase)"
+        case .resourceHealth:
+            let reason = event.message.isEmpty ? "" : ": \(event.message)"
+            return "\(time)  \(event.environment)/\(event.resource): health \(event.phase)\(reason)"
         default:
             var line = "\(time)  \(event.environment)/\(event.resource): \(eventName(event.event).dropFirst(9))"
             if event.attempt > 1 { line += " (attempt \(event.attempt))" }

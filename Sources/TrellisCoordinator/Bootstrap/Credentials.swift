@@ -10,6 +10,9 @@ public struct Credentials: Sendable {
     public var clientCAPEM: String
     /// The bearer token with full rights.
     public var adminToken: String
+    /// The CA (with its key) that signs joining agents' certificates; nil when the
+    /// operator gave no key, and then agents cannot join through this coordinator.
+    public var authority: CertificateAuthority?
 
     /// Files the dev mode keeps in the data directory.
     public enum FileName {
@@ -30,7 +33,7 @@ public struct Credentials: Sendable {
             let identity = try loadOrIssueServerCertificate(authority, in: directory, logger: logger)
             let caPEM = try authority.certificate.pemRepresentation()
             let token = try loadOrCreateAdminToken(in: directory, logger: logger)
-            return Credentials(serverIdentity: identity, clientCAPEM: caPEM, adminToken: token)
+            return Credentials(serverIdentity: identity, clientCAPEM: caPEM, adminToken: token, authority: authority)
         } catch let error as CoordinatorError {
             throw error
         } catch {
@@ -45,17 +48,30 @@ public struct Credentials: Sendable {
         certificatePath: String,
         keyPath: String,
         clientCAPath: String,
+        clientCAKeyPath: String? = nil,
         directory: DataDirectory,
         logger: Logger
     ) throws(CoordinatorError) -> Credentials {
         let certificate = try readFile(certificatePath, what: "--tls-cert")
         let key = try readFile(keyPath, what: "--tls-key")
         let clientCA = try readFile(clientCAPath, what: "--client-ca")
+        var authority: CertificateAuthority?
+        if let clientCAKeyPath {
+            let caKey = try readFile(clientCAKeyPath, what: "--client-ca-key")
+            do {
+                authority = try CertificateAuthority(certificatePEM: clientCA, privateKeyPEM: caKey)
+            } catch {
+                throw CoordinatorError(
+                    .tls, "coordinator: --client-ca-key \(clientCAKeyPath) is not the key of --client-ca",
+                    cause: error)
+            }
+        }
         let token = try loadOrCreateAdminToken(in: directory, logger: logger)
         return Credentials(
             serverIdentity: TLSIdentity(certificateChainPEM: certificate, privateKeyPEM: key),
             clientCAPEM: clientCA,
-            adminToken: token)
+            adminToken: token,
+            authority: authority)
     }
 
     private static func loadOrCreateAuthority(

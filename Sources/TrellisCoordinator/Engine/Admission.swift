@@ -35,7 +35,7 @@ struct Admitted: Sendable {
 struct Admission {
     let decoder: SpecDecoder
     let resolver: Resolver
-    let drivers: DriverRegistry
+    let validators: ParamValidators
     let store: any StateStore
 
     func admit(_ files: [TrellisV1.SourceFile]) async throws -> Admitted {
@@ -139,15 +139,15 @@ struct Admission {
         var problems: [SpecError] = []
         let file = resolved.environment.origin.file
         for resource in resolved.resources {
-            guard let driver = drivers.driver(named: resource.driver) else {
+            guard let driverProblems = validators.problems(driver: resource.driver, params: resource.params) else {
                 problems.append(
                     SpecError(
                         file: file, document: reference, path: "resources.\(resource.name)", code: .noDriver,
                         message: "driver \"\(resource.driver)\" is not available here (available: "
-                            + drivers.names.joined(separator: ", ") + ")"))
+                            + validators.names.joined(separator: ", ") + ")"))
                 continue
             }
-            for problem in driver.validate(resource.params) {
+            for problem in driverProblems {
                 problems.append(
                     SpecError(
                         file: file, document: reference, path: "resources.\(resource.name).\(problem.path)",

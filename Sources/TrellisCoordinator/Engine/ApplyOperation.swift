@@ -116,7 +116,8 @@ extension EnvironmentEngine {
             if !batch.isEmpty { try await persist(batch) }
             publish(name, .environmentPhase, phase: EnvironmentPhase.applying)
 
-            let report = await applyResources(resolved, completed: completed, outputs: outputs)
+            let report = await applyResources(
+                resolved, completed: completed, outputs: outputs, previous: recordsByName)
             let deletions = plan.steps.filter { $0.action == .delete }.compactMap { recordsByName[$0.resource] }
             let deletionReport = await deleteResources(name, deletions, operation: Operation.apply)
 
@@ -139,21 +140,27 @@ extension EnvironmentEngine {
 
     /// Runs every resource of `resolved` not in `completed`, in dependency order.
     private func applyResources(
-        _ resolved: ResolvedEnvironment, completed: Set<String>, outputs: OutputTable
+        _ resolved: ResolvedEnvironment, completed: Set<String>, outputs: OutputTable,
+        previous: [String: ResourceRecord]
     ) async -> ExecutionReport {
         let name = resolved.name
         let byName = Dictionary(uniqueKeysWithValues: resolved.resources.map { ($0.name, $0) })
         let items = resolved.resources.map { WorkItem(id: $0.name, dependencies: $0.dependencies, group: $0.driver) }
-        let drivers = drivers
+        let table = PlacementTable(previous.values.compactMap(\.agent).filter { !$0.isEmpty })
         return await GraphExecutor(limits: limits).run(
             items, completed: completed,
             step: { [self] item, attempt in
                 let resource = byName[item.id]!
+                let earlier = previous[resource.name]
+                let agent = try await self.target(
+                    driver: resource.driver, placement: resource.placement, sticky: earlier?.agent, table: table)
                 let startedAt = Clock.nowMilliseconds()
+                var applying = Self.record(
+                    name, resource, phase: ResourcePhase.applying, attempts: attempt, startedAt: startedAt,
+                    previous: earlier)
+                applying.agent = agent
                 try await self.persistTransition([
-                    .upsertResource(
-                        Self.record(
-                            name, resource, phase: ResourcePhase.applying, attempts: attempt, startedAt: startedAt)),
+                    .upsertResource(applying),
                     .appendJournal(self.journal(name, resource.name, Operation.apply, .started)),
                 ])
                 self.publish(
@@ -164,20 +171,19 @@ extension EnvironmentEngine {
                 } catch {
                     throw StepError("\(error)")
                 }
-                let driver = drivers.driver(named: resource.driver)!
-                let produced: DriverOutputs
-                do {
-                    produced = try await driver.apply(
-                        DriverRequest(
-                            environment: name, resource: resource.name, type: resource.type, params: params,
-                            attempt: attempt, requestID: "\(name)/\(resource.name)"))
-                } catch let error as DriverError {
-                    throw StepError(error.message, retryable: error.retryable)
-                } catch {
-                    throw StepError("\(error)")
+                let applied = earlier.flatMap { record -> DriverOutputs? in
+                    guard record.outputs != "{}", let values = try? StateCoding.map(fromJSON: record.outputs, what: "outputs")
+                    else { return nil }
+                    return DriverOutputs(values: values, secretKeys: Set(record.secretOutputKeys))
                 }
+                let produced = try await self.runApply(
+                    DriverRequest(
+                        environment: name, resource: resource.name, type: resource.type, params: params,
+                        attempt: attempt, requestID: "\(name)/\(resource.name)", applied: applied),
+                    driver: resource.driver, on: agent)
                 var record = Self.record(
                     name, resource, phase: ResourcePhase.ready, attempts: attempt, startedAt: startedAt)
+                record.agent = agent
                 record.outputs = SpecValue.map(produced.values).canonicalJSON
                 record.secretOutputKeys = produced.secretKeys.sorted()
                 record.finishedAt = Clock.nowMilliseconds()

@@ -55,7 +55,13 @@ extension EnvironmentEngine {
             let dependencies = (try? StateCoding.strings(fromJSON: record.dependencies, what: "deps")) ?? []
             return WorkItem(id: record.name, dependencies: dependencies.filter(ids.contains), group: record.driver)
         }
-        let drivers = drivers
+        // Params are filled from the outputs the environment's resources have now, so that
+        // a driver deletes what it made (a file at a path that came from another output).
+        var current: [String: SpecMap] = [:]
+        for record in (try? await store.resources(inEnvironment: name)) ?? records {
+            current[record.name] = (try? StateCoding.map(fromJSON: record.outputs, what: "outputs")) ?? [:]
+        }
+        let outputsByResource = current
         return await GraphExecutor(limits: limits).run(
             WorkItem.reversed(items),
             step: { [self] item, attempt in
@@ -66,20 +72,15 @@ extension EnvironmentEngine {
                 ])
                 self.publish(
                     name, .resourceDeleting, resource: item.id, phase: ResourcePhase.deleting, attempt: attempt)
-                guard let driver = drivers.driver(named: record.driver) else {
-                    throw StepError("driver \(record.driver) is not available here")
-                }
                 let params = (try? StateCoding.map(fromJSON: record.params, what: "params")) ?? [:]
-                do {
-                    try await driver.delete(
-                        DriverRequest(
-                            environment: name, resource: item.id, type: record.type, params: params, attempt: attempt,
-                            requestID: "\(name)/\(item.id)"))
-                } catch let error as DriverError {
-                    throw StepError(error.message, retryable: error.retryable)
-                } catch {
-                    throw StepError("\(error)")
-                }
+                let outputs = (try? StateCoding.map(fromJSON: record.outputs, what: "outputs")) ?? [:]
+                let filled = (try? Substitution.substitute(params, outputs: outputsByResource)) ?? params
+                try await self.runDelete(
+                    DriverRequest(
+                        environment: name, resource: item.id, type: record.type, params: filled, attempt: attempt,
+                        requestID: "\(name)/\(item.id)",
+                        applied: DriverOutputs(values: outputs, secretKeys: Set(record.secretOutputKeys))),
+                    driver: record.driver, on: record.agent.flatMap { $0.isEmpty ? nil : $0 })
                 try await self.persistTransition([
                     .deleteResource(environment: name, name: item.id),
                     .appendJournal(self.journal(name, item.id, operation, .succeeded)),

@@ -20,17 +20,26 @@ import TrellisWire
 public actor EnvironmentEngine {
     let store: any StateStore
     let admission: Admission
+    /// Drivers the coordinator runs itself (`noop`); every other driver runs on agents.
     let drivers: DriverRegistry
+    let agents: AgentHub?
+    /// How long a step waits for an agent that matches its placement to connect.
+    let placementWait: Duration
     let limits: ExecutionLimits
     let hub = ProgressHub()
     let logger: Logger
     let faults: FaultInjection
     private var running: [String: Task<Void, Never>] = [:]
     private var ttlTask: Task<Void, Never>?
+    /// The last health roll-up published per environment.
+    var publishedHealth: [String: String] = [:]
 
     public init(
         store: any StateStore,
         drivers: DriverRegistry,
+        agents: AgentHub? = nil,
+        validators: ParamValidators = .agentDrivers,
+        placementWait: Duration = .seconds(10),
         apiGroup: String = SpecDecoder.defaultAPIGroup,
         limits: ExecutionLimits = ExecutionLimits(),
         logger: Logger = Logger(label: "engine"),
@@ -38,8 +47,12 @@ public actor EnvironmentEngine {
     ) {
         self.store = store
         self.drivers = drivers
+        self.agents = agents
+        self.placementWait = placementWait
+        var validators = validators
+        for name in drivers.names { validators.add(drivers.driver(named: name)!) }
         self.admission = Admission(
-            decoder: SpecDecoder(apiGroup: apiGroup), resolver: Resolver(), drivers: drivers, store: store)
+            decoder: SpecDecoder(apiGroup: apiGroup), resolver: Resolver(), validators: validators, store: store)
         self.limits = limits
         self.logger = logger
         self.faults = faults
@@ -207,8 +220,11 @@ public actor EnvironmentEngine {
         launch(name) { engine in await engine.runDelete(name) }
     }
 
+    /// Whether an operation of environment `name` is running.
+    func isRunning(_ name: String) -> Bool { running[name] != nil }
+
     /// Runs `body` as the one operation of environment `name`.
-    private func launch(_ name: String, _ body: @escaping @Sendable (EnvironmentEngine) async -> Void) {
+    func launch(_ name: String, _ body: @escaping @Sendable (EnvironmentEngine) async -> Void) {
         precondition(running[name] == nil, "two operations on environment \(name)")
         running[name] = Task { [self] in
             await body(self)

@@ -23,6 +23,7 @@ enum EnvironmentPhase {
 /// Pending ──▶ Applying ──▶ Ready
 ///                 └──────▶ Failed      Pending ──▶ Blocked (a dependency failed)
 /// Ready ──▶ Deleting ──▶ (removed)
+/// Ready ──(drift, reconcile: report)──▶ Drifted ──(matches again, or apply)──▶ Ready
 /// ```
 enum ResourcePhase {
     static let pending = "Pending"
@@ -32,6 +33,16 @@ enum ResourcePhase {
     static let blocked = "Blocked"
     static let deleting = "Deleting"
     static let deleted = "Deleted"
+    static let drifted = "Drifted"
+}
+
+/// A resource's health as its agent reports it, and an environment's roll-up.
+enum Health {
+    static let healthy = "Healthy"
+    static let unhealthy = "Unhealthy"
+    static let unknown = "Unknown"
+    /// The roll-up when some resource is unhealthy or drifted.
+    static let degraded = "Degraded"
 }
 
 /// Operation names in the journal.

@@ -83,12 +83,14 @@ enum StateCoding {
                     startedAtUnixMs: record.startedAt ?? 0, finishedAtUnixMs: record.finishedAt ?? 0,
                     attempts: UInt32(clamping: record.attempts), agent: record.agent ?? "",
                     error: record.lastError ?? "", dependsOn: dependencies[index],
-                    layer: UInt32(clamping: layers?[index] ?? 0))
+                    layer: UInt32(clamping: layers?[index] ?? 0), health: record.health,
+                    healthMessage: record.healthMessage, drift: record.drift)
             },
             createdAtUnixMs: environment.createdAt,
             expiresAtUnixMs: environment.expiresAt ?? 0,
             reconcile: reconcile,
-            revision: UInt64(clamping: environment.revision))
+            revision: UInt64(clamping: environment.revision),
+            health: EnvironmentEngine.rollUp(resources))
     }
 }
 
