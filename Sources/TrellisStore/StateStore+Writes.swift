@@ -65,6 +65,27 @@ extension StateStore {
         try await removedCount(.compactJournal(environment: environment))
     }
 
+    /// Stores a new, unused join token.
+    public func createJoinToken(_ record: JoinTokenRecord) async throws {
+        _ = try await writeOne(.createJoinToken(record))
+    }
+
+    /// Inserts an agent, or updates the agent of that name if it has the same public key.
+    public func registerAgent(_ record: AgentRecord) async throws {
+        _ = try await writeOne(.registerAgent(record))
+    }
+
+    /// Sets when an agent was last heard from; does nothing for a missing agent.
+    public func touchAgent(named name: String, lastSeenAt: Int64) async throws {
+        _ = try await writeOne(.touchAgent(name: name, lastSeenAt: lastSeenAt))
+    }
+
+    /// Removes an agent; returns whether it existed.
+    @discardableResult
+    public func deleteAgent(named name: String) async throws -> Bool {
+        try await removedCount(.deleteAgent(name: name)) > 0
+    }
+
     private func writeOne(_ mutation: StoreMutation) async throws -> MutationOutcome {
         let result = try await write([mutation])
         precondition(result.outcomes.count == 1, "a batch of one returned \(result.outcomes.count) outcomes")

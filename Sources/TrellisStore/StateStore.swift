@@ -1,5 +1,5 @@
-/// The coordinator's durable state: catalog documents, environments, their resources and
-/// the intent journal.
+/// The coordinator's durable state: catalog documents, environments, their resources, the
+/// intent journal, and the agents with the join tokens that admit them.
 ///
 /// The store knows records and JSON text, not the domain: specs, graphs and plans stay in
 /// the layers above. Every write goes through ``write(_:)``, one atomic batch that has
@@ -43,6 +43,19 @@ public protocol StateStore: Sendable {
 
     /// One resource of an environment, or `nil`.
     func resource(inEnvironment environment: String, named name: String) async throws -> ResourceRecord?
+
+    /// The resources placed on an agent, ordered by environment, then name.
+    func resources(onAgent agent: String) async throws -> [ResourceRecord]
+
+    /// The agent with this name, or `nil`.
+    func agent(named name: String) async throws -> AgentRecord?
+
+    /// Every agent, ordered by name.
+    func agents() async throws -> [AgentRecord]
+
+    /// The join token with this id, used or not, or `nil`. The record holds the secret's
+    /// hash only.
+    func joinToken(id: String) async throws -> JoinTokenRecord?
 
     /// The journal of an environment after a sequence number (`nil`: from the start), in
     /// sequence order.

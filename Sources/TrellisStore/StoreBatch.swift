@@ -33,6 +33,38 @@ public enum StoreMutation: Sendable, Hashable {
     /// to its last terminal one. Entries of unfinished operations stay. `nil` compacts every
     /// environment. Outcome: ``MutationOutcome/removed(_:)``.
     case compactJournal(environment: String?)
+    /// Records a resource's health as its agent reported it, leaving every other field as
+    /// it is. A resource that does not exist (deleted while the report was on its way) is
+    /// not an error and nothing changes. Outcome: ``MutationOutcome/applied``.
+    case setResourceHealth(environment: String, name: String, health: String, message: String)
+    /// Records why a resource drifted from its applied spec (empty: it no longer does),
+    /// leaving every other field as it is. A missing resource is not an error and nothing
+    /// changes. Outcome: ``MutationOutcome/applied``.
+    case setResourceDrift(environment: String, name: String, drift: String)
+    /// Stores a new join token, unused whatever the record's `usedAt` and `usedBy` say.
+    /// Fails with ``StoreError/Code/alreadyExists`` when the id is taken.
+    /// Outcome: ``MutationOutcome/applied``.
+    case createJoinToken(JoinTokenRecord)
+    /// Marks a join token used by `agent` at `now` (milliseconds since the epoch).
+    ///
+    /// Fails, changing nothing, with ``StoreError/Code/tokenUnknown`` when there is no
+    /// token with this id or its secret's hash is not `secretSHA256` (one code for both),
+    /// ``StoreError/Code/tokenUsed`` when it was used already, and
+    /// ``StoreError/Code/tokenExpired`` when `now` is at or after its expiry. Messages name
+    /// the token's id, never a secret. Put it in the batch that registers the agent, so
+    /// that the token is spent exactly when the agent exists.
+    /// Outcome: ``MutationOutcome/applied``.
+    case consumeJoinToken(id: String, secretSHA256: String, agent: String, now: Int64)
+    /// Inserts an agent, or updates every field but `joinedAt` of the agent of that name
+    /// when it has the same public key. Fails with ``StoreError/Code/alreadyExists`` when
+    /// an agent of that name has a different key. Outcome: ``MutationOutcome/applied``.
+    case registerAgent(AgentRecord)
+    /// Sets when an agent was last heard from; a missing agent is not an error.
+    /// Outcome: ``MutationOutcome/applied``.
+    case touchAgent(name: String, lastSeenAt: Int64)
+    /// Removes an agent. The resources placed on it keep its name in `agent`.
+    /// Outcome: ``MutationOutcome/removed(_:)`` (0 or 1).
+    case deleteAgent(name: String)
 }
 
 /// How durable a write is once `write` returns.

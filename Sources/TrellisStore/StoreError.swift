@@ -31,6 +31,13 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let alreadyExists = Code("already-exists")
         /// A constraint of the schema was violated (a foreign key, a uniqueness rule).
         public static let constraint = Code("constraint")
+        /// A join token is not known, or the secret presented with it does not match. The
+        /// two are one code so that a guess learns nothing about which ids exist.
+        public static let tokenUnknown = Code("token-unknown")
+        /// A join token was used already; each admits one agent.
+        public static let tokenUsed = Code("token-used")
+        /// A join token's expiry time has passed.
+        public static let tokenExpired = Code("token-expired")
         /// Another connection holds the database locked longer than the busy timeout.
         public static let busy = Code("busy")
         /// Reading or writing the database file failed, or the disk is full.

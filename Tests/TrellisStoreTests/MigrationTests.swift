@@ -47,6 +47,61 @@ struct MigrationTests {
         }
     }
 
+    @Test("a version 1 database with data is migrated to version 2 and keeps its data")
+    func migratesVersion1WithData() async throws {
+        try await withTemporaryDirectory { (directory) throws in
+            let path = directory + "/state.db"
+            let version1 = try await SQLiteStore.open(path: path, migrations: Array(Schema.migrations.prefix(1)))
+            try await version1.createEnvironment(sampleEnvironment("env"))
+            let sequence = try await version1.appendJournal(journalDraft("env", "db", .intent))
+            _ = try await version1.putDocument(
+                CatalogDocumentDraft(kind: "Template", name: "t", body: "{}", createdAt: 1))
+            await version1.close()
+
+            // Version 1 has no health columns, so its resources are written as version 1 did.
+            let connection = try SQLiteConnection(path: path)
+            try connection.run(
+                """
+                INSERT INTO resources (environment, name, type, driver, params, dependencies, phase, outputs,
+                    secret_output_keys, attempts, started_at, finished_at, last_error, agent)
+                VALUES ('env', 'db', 'noop', 'noop', '{}', '[]', 'Ready', '{"password":"p"}', '["password"]', 3,
+                    10, 20, NULL, 'host-1')
+                """, operation: "seed version 1 resource")
+            connection.close()
+
+            let store = try await SQLiteStore.open(path: path)
+            var environment = sampleEnvironment("env")
+            environment.revision = 1
+            #expect(try await store.environment(named: "env") == environment)
+            #expect(try await store.journal(ofEnvironment: "env", after: nil).map(\.sequence) == [sequence])
+            #expect(try await store.document(kind: "Template", name: "t")?.version == 1)
+            let expected = ResourceRecord(
+                environment: "env", name: "db", type: "noop", driver: "noop", phase: "Ready",
+                outputs: #"{"password":"p"}"#, secretOutputKeys: ["password"], attempts: 3, startedAt: 10,
+                finishedAt: 20, agent: "host-1")
+            #expect(try await store.resource(inEnvironment: "env", named: "db") == expected)
+            #expect(try await store.resources(onAgent: "host-1") == [expected])
+
+            // The new tables are there and writable.
+            try await store.registerAgent(sampleAgent("host-1"))
+            try await store.createJoinToken(sampleToken("tok-1"))
+            #expect(try await store.agents() == [sampleAgent("host-1")])
+            await store.close()
+
+            let check = try SQLiteConnection(path: path)
+            defer { check.close() }
+            let version = try check.queryFirst("SELECT MAX(version) FROM schema_migrations", operation: "check") {
+                $0.int64(0)
+            }
+            #expect(version == 2)
+            let index = try check.queryFirst(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'resources' AND name = ?",
+                operation: "check", [.text("resources_by_agent")]
+            ) { $0.text(0) }
+            #expect(index == "resources_by_agent")
+        }
+    }
+
     @Test("a database with a newer schema than this build knows is refused")
     func refusesNewerSchema() async throws {
         try await withTemporaryDirectory { (directory) throws in

@@ -3,6 +3,11 @@
 /// JSON fields are text produced and read by the engine; the store keeps them as they are.
 /// Secret outputs are stored with the others; ``secretOutputKeys`` names them so that no
 /// reader prints, logs or streams their values.
+///
+/// ``health``, ``healthMessage`` and ``drift`` come from the agent's reports and are
+/// usually written alone (``StoreMutation/setResourceHealth(environment:name:health:message:)``,
+/// ``StoreMutation/setResourceDrift(environment:name:drift:)``); an upsert replaces them
+/// with the record's values like every other field.
 public struct ResourceRecord: Sendable, Hashable {
     /// The environment the resource belongs to; it must exist.
     public var environment: String
@@ -32,12 +37,20 @@ public struct ResourceRecord: Sendable, Hashable {
     public var lastError: String?
     /// The agent the resource is placed on, once placed.
     public var agent: String?
+    /// The health its agent last reported, e.g. `Healthy` or `Unhealthy`; empty before the
+    /// first report.
+    public var health: String
+    /// What the last health report said, e.g. why a check failed; may be empty.
+    public var healthMessage: String
+    /// Why the agent found the resource drifted from its applied spec, while it is; empty
+    /// otherwise.
+    public var drift: String
 
     public init(
         environment: String, name: String, type: String, driver: String, params: String = "{}",
         dependencies: String = "[]", phase: String, outputs: String = "{}", secretOutputKeys: [String] = [],
         attempts: Int64 = 0, startedAt: Int64? = nil, finishedAt: Int64? = nil, lastError: String? = nil,
-        agent: String? = nil
+        agent: String? = nil, health: String = "", healthMessage: String = "", drift: String = ""
     ) {
         self.environment = environment
         self.name = name
@@ -53,5 +66,8 @@ public struct ResourceRecord: Sendable, Hashable {
         self.finishedAt = finishedAt
         self.lastError = lastError
         self.agent = agent
+        self.health = health
+        self.healthMessage = healthMessage
+        self.drift = drift
     }
 }

@@ -187,6 +187,22 @@ extension SQLiteStore {
         try await read { try $0.resource(inEnvironment: environment, named: name) }
     }
 
+    public func resources(onAgent agent: String) async throws -> [ResourceRecord] {
+        try await read { try $0.resources(onAgent: agent) }
+    }
+
+    public func agent(named name: String) async throws -> AgentRecord? {
+        try await read { try $0.agent(named: name) }
+    }
+
+    public func agents() async throws -> [AgentRecord] {
+        try await read { try $0.agents() }
+    }
+
+    public func joinToken(id: String) async throws -> JoinTokenRecord? {
+        try await read { try $0.joinToken(id: id) }
+    }
+
     public func journal(ofEnvironment environment: String, after sequence: Int64?) async throws -> [JournalEntry] {
         try await read { try $0.journal(ofEnvironment: environment, after: sequence) }
     }

@@ -51,3 +51,21 @@ func journalDraft(
         environment: environment, resource: resource, operation: operation, transition: transition,
         payload: #"{"step":"\#(transition.name)"}"#, time: time)
 }
+
+/// An agent with plausible fields.
+func sampleAgent(
+    _ name: String, key: String = String(repeating: "ab", count: 32), joinedAt: Int64 = 1_700_000_000_000
+) -> AgentRecord {
+    AgentRecord(
+        name: name, publicKeySHA256: key, labels: #"{"zone":"eu-1"}"#, drivers: #"["process","file"]"#,
+        capacity: 8, hostname: "\(name).internal", version: "0.4.0", joinedAt: joinedAt, lastSeenAt: joinedAt)
+}
+
+/// An unused join token created at `createdAt`, valid for an hour.
+func sampleToken(
+    _ id: String, secretSHA256: String = String(repeating: "5e", count: 32), createdAt: Int64 = 1_700_000_000_000
+) -> JoinTokenRecord {
+    JoinTokenRecord(
+        id: id, secretSHA256: secretSHA256, labels: #"{"pool":"ci"}"#, createdAt: createdAt,
+        expiresAt: createdAt + 3_600_000)
+}

@@ -40,6 +40,33 @@ extension SQLiteConnection {
             return .journalSequence(try appendJournal(draft))
         case .compactJournal(let environment):
             return .removed(try compactJournal(environment: environment))
+        case .setResourceHealth(let environment, let name, let health, let message):
+            try run(
+                "UPDATE resources SET health = ?, health_message = ? WHERE environment = ? AND name = ?",
+                operation: "set health of resource", [.text(health), .text(message), .text(environment), .text(name)])
+            return .applied
+        case .setResourceDrift(let environment, let name, let drift):
+            try run(
+                "UPDATE resources SET drift = ? WHERE environment = ? AND name = ?",
+                operation: "set drift of resource", [.text(drift), .text(environment), .text(name)])
+            return .applied
+        case .createJoinToken(let record):
+            try createJoinToken(record)
+            return .applied
+        case .consumeJoinToken(let id, let secretSHA256, let agent, let now):
+            try consumeJoinToken(id: id, secretSHA256: secretSHA256, agent: agent, now: now)
+            return .applied
+        case .registerAgent(let record):
+            try registerAgent(record)
+            return .applied
+        case .touchAgent(let name, let lastSeenAt):
+            try run(
+                "UPDATE agents SET last_seen_at = ? WHERE name = ?", operation: "touch agent",
+                [.integer(lastSeenAt), .text(name)])
+            return .applied
+        case .deleteAgent(let name):
+            let removed = try run("DELETE FROM agents WHERE name = ?", operation: "delete agent", [.text(name)])
+            return .removed(removed)
         }
     }
 
@@ -126,21 +153,23 @@ extension SQLiteConnection {
         try run(
             """
             INSERT INTO resources (environment, name, type, driver, params, dependencies, phase, outputs,
-                secret_output_keys, attempts, started_at, finished_at, last_error, agent)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                secret_output_keys, attempts, started_at, finished_at, last_error, agent, health,
+                health_message, drift)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (environment, name) DO UPDATE SET
                 type = excluded.type, driver = excluded.driver, params = excluded.params,
                 dependencies = excluded.dependencies, phase = excluded.phase, outputs = excluded.outputs,
                 secret_output_keys = excluded.secret_output_keys, attempts = excluded.attempts,
                 started_at = excluded.started_at, finished_at = excluded.finished_at,
-                last_error = excluded.last_error, agent = excluded.agent
+                last_error = excluded.last_error, agent = excluded.agent, health = excluded.health,
+                health_message = excluded.health_message, drift = excluded.drift
             """, operation: "upsert resource",
             [
                 .text(record.environment), .text(record.name), .text(record.type), .text(record.driver),
                 .text(record.params), .text(record.dependencies), .text(record.phase), .text(record.outputs),
                 .text(JSONStringArray.encode(record.secretOutputKeys)), .integer(record.attempts),
                 .optional(record.startedAt), .optional(record.finishedAt), .optional(record.lastError),
-                .optional(record.agent),
+                .optional(record.agent), .text(record.health), .text(record.healthMessage), .text(record.drift),
             ])
     }
 
@@ -172,4 +201,87 @@ extension SQLiteConnection {
                   AND t.operation = j.operation AND t.terminal = 1)
             """, operation: "compact journal", [.optional(environment)])
     }
+}
+
+/// Join tokens and agents.
+extension SQLiteConnection {
+    private func createJoinToken(_ record: JoinTokenRecord) throws(StoreError) {
+        let exists = try queryFirst(
+            "SELECT 1 FROM join_tokens WHERE id = ?", operation: "create join token", [.text(record.id)]
+        ) { _ in true }
+        if exists != nil {
+            throw StoreError(code: .alreadyExists, message: "store: create join token \(record.id): already exists")
+        }
+        try run(
+            """
+            INSERT INTO join_tokens (id, secret_sha256, labels, created_at, expires_at, used_at, used_by)
+            VALUES (?, ?, ?, ?, ?, NULL, NULL)
+            """, operation: "create join token",
+            [
+                .text(record.id), .text(record.secretSHA256), .text(record.labels), .integer(record.createdAt),
+                .integer(record.expiresAt),
+            ])
+    }
+
+    private func consumeJoinToken(
+        id: String, secretSHA256: String, agent: String, now: Int64
+    ) throws(StoreError) {
+        let operation = "consume join token \(id)"
+        let token = try queryFirst(
+            "SELECT secret_sha256, expires_at, used_at FROM join_tokens WHERE id = ?", operation: operation,
+            [.text(id)]
+        ) { (secretSHA256: $0.text(0), expiresAt: $0.int64(1), usedAt: $0.optionalInt64(2)) }
+
+        // An unknown id and a wrong secret read the same, so that probing ids learns nothing.
+        guard let token, constantTimeEqual(token.secretSHA256, secretSHA256) else {
+            throw StoreError(
+                code: .tokenUnknown, message: "store: \(operation): no such token, or the secret does not match")
+        }
+        if let usedAt = token.usedAt {
+            throw StoreError(code: .tokenUsed, message: "store: \(operation): already used at \(usedAt)")
+        }
+        guard now < token.expiresAt else {
+            throw StoreError(code: .tokenExpired, message: "store: \(operation): expired at \(token.expiresAt)")
+        }
+
+        try run(
+            "UPDATE join_tokens SET used_at = ?, used_by = ? WHERE id = ?", operation: operation,
+            [.integer(now), .text(agent), .text(id)])
+    }
+
+    private func registerAgent(_ record: AgentRecord) throws(StoreError) {
+        // The WHERE clause turns a name held under another key into no change at all, which
+        // the row count reveals; the same key updates everything but joined_at.
+        let changed = try run(
+            """
+            INSERT INTO agents (name, public_key_sha256, labels, drivers, capacity, hostname, version,
+                joined_at, last_seen_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (name) DO UPDATE SET
+                labels = excluded.labels, drivers = excluded.drivers, capacity = excluded.capacity,
+                hostname = excluded.hostname, version = excluded.version, last_seen_at = excluded.last_seen_at
+            WHERE agents.public_key_sha256 = excluded.public_key_sha256
+            """, operation: "register agent",
+            [
+                .text(record.name), .text(record.publicKeySHA256), .text(record.labels), .text(record.drivers),
+                .integer(record.capacity), .text(record.hostname), .text(record.version), .integer(record.joinedAt),
+                .integer(record.lastSeenAt),
+            ])
+        guard changed > 0 else {
+            throw StoreError(
+                code: .alreadyExists,
+                message: "store: register agent \(record.name): already registered with a different public key")
+        }
+    }
+}
+
+/// Whether two strings are the same bytes, in a time that depends on their lengths only,
+/// so that how long a wrong secret takes to be refused says nothing about how close it was.
+private func constantTimeEqual(_ left: String, _ right: String) -> Bool {
+    let left = Array(left.utf8)
+    let right = Array(right.utf8)
+    guard left.count == right.count else { return false }
+    var difference: UInt8 = 0
+    for index in left.indices { difference |= left[index] ^ right[index] }
+    return difference == 0
 }

@@ -70,7 +70,7 @@ extension SQLiteConnection {
 
     private static let resourceColumns = """
         environment, name, type, driver, params, dependencies, phase, outputs, secret_output_keys,
-        attempts, started_at, finished_at, last_error, agent
+        attempts, started_at, finished_at, last_error, agent, health, health_message, drift
         """
 
     private static func resource(_ row: SQLiteStatement) throws(StoreError) -> ResourceRecord {
@@ -85,7 +85,8 @@ extension SQLiteConnection {
             environment: row.text(0), name: row.text(1), type: row.text(2), driver: row.text(3), params: row.text(4),
             dependencies: row.text(5), phase: row.text(6), outputs: row.text(7), secretOutputKeys: secretKeys,
             attempts: row.int64(9), startedAt: row.optionalInt64(10), finishedAt: row.optionalInt64(11),
-            lastError: row.optionalText(12), agent: row.optionalText(13))
+            lastError: row.optionalText(12), agent: row.optionalText(13), health: row.text(14),
+            healthMessage: row.text(15), drift: row.text(16))
     }
 
     func resources(inEnvironment environment: String) throws(StoreError) -> [ResourceRecord] {
@@ -98,6 +99,46 @@ extension SQLiteConnection {
         try queryFirst(
             "SELECT \(Self.resourceColumns) FROM resources WHERE environment = ? AND name = ?",
             operation: "get resource", [.text(environment), .text(name)], row: Self.resource)
+    }
+
+    func resources(onAgent agent: String) throws(StoreError) -> [ResourceRecord] {
+        // Served by the index resources_by_agent.
+        try query(
+            "SELECT \(Self.resourceColumns) FROM resources WHERE agent = ? ORDER BY environment, name",
+            operation: "list resources on agent", [.text(agent)], row: Self.resource)
+    }
+
+    private static let agentColumns =
+        "name, public_key_sha256, labels, drivers, capacity, hostname, version, joined_at, last_seen_at"
+
+    private static func agent(_ row: SQLiteStatement) -> AgentRecord {
+        AgentRecord(
+            name: row.text(0), publicKeySHA256: row.text(1), labels: row.text(2), drivers: row.text(3),
+            capacity: row.int64(4), hostname: row.text(5), version: row.text(6), joinedAt: row.int64(7),
+            lastSeenAt: row.int64(8))
+    }
+
+    func agent(named name: String) throws(StoreError) -> AgentRecord? {
+        try queryFirst(
+            "SELECT \(Self.agentColumns) FROM agents WHERE name = ?", operation: "get agent", [.text(name)],
+            row: Self.agent)
+    }
+
+    func agents() throws(StoreError) -> [AgentRecord] {
+        try query("SELECT \(Self.agentColumns) FROM agents ORDER BY name", operation: "list agents", row: Self.agent)
+    }
+
+    func joinToken(id: String) throws(StoreError) -> JoinTokenRecord? {
+        try queryFirst(
+            """
+            SELECT id, secret_sha256, labels, created_at, expires_at, used_at, used_by FROM join_tokens
+            WHERE id = ?
+            """, operation: "get join token", [.text(id)]
+        ) {
+            JoinTokenRecord(
+                id: $0.text(0), secretSHA256: $0.text(1), labels: $0.text(2), createdAt: $0.int64(3),
+                expiresAt: $0.int64(4), usedAt: $0.optionalInt64(5), usedBy: $0.optionalText(6))
+        }
     }
 
     private static let journalColumns =

@@ -72,7 +72,37 @@ enum Schema {
                     time INTEGER NOT NULL
                 );
                 CREATE INDEX journal_by_operation ON journal (environment, resource, operation, sequence);
-                """)
+                """),
+        Migration(
+            version: 2, name: "agents, join tokens, resource health and drift",
+            sql: """
+                CREATE TABLE agents (
+                    name TEXT PRIMARY KEY,
+                    public_key_sha256 TEXT NOT NULL,
+                    labels TEXT NOT NULL,
+                    drivers TEXT NOT NULL,
+                    capacity INTEGER NOT NULL,
+                    hostname TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    joined_at INTEGER NOT NULL,
+                    last_seen_at INTEGER NOT NULL
+                );
+
+                CREATE TABLE join_tokens (
+                    id TEXT PRIMARY KEY,
+                    secret_sha256 TEXT NOT NULL,
+                    labels TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    used_at INTEGER,
+                    used_by TEXT
+                );
+
+                ALTER TABLE resources ADD COLUMN health TEXT NOT NULL DEFAULT '';
+                ALTER TABLE resources ADD COLUMN health_message TEXT NOT NULL DEFAULT '';
+                ALTER TABLE resources ADD COLUMN drift TEXT NOT NULL DEFAULT '';
+                CREATE INDEX resources_by_agent ON resources (agent);
+                """),
     ]
 
     /// The newest schema version this build knows.
