@@ -91,7 +91,7 @@ public final class Coordinator: Sendable {
         try await engine.start()
         let caFingerprint: String?
         do {
-            caFingerprint = try credentials.authority?.certificate.fingerprintSHA256()
+            caFingerprint = try credentials.authority?.certificate.fingerprintSHA256
         } catch {
             throw CoordinatorError(.tls, "coordinator: fingerprinting the CA failed", cause: error)
         }
@@ -155,7 +155,7 @@ public final class Coordinator: Sendable {
 
         var runningLocalAgent: (any LocalAgentRunner)?
         if options.dev, options.localAgent, let localAgent, let authority = credentials.authority,
-            let boundAgent = agentAddress
+            let boundAgent = self.agentAddress
         {
             do {
                 let issued = try authority.issueClientCertificate(commonName: LocalAgentCredentials.name)

@@ -42,7 +42,9 @@ public final class AgentCluster: @unchecked Sendable {
     }
 
     /// A fresh directory for an agent's data (not created).
-    public func agentDirectory(_ name: String) -> String { "\(base)/agent-\(name)-\(UInt32.random(in: 0...UInt32.max))" }
+    public func agentDirectory(_ name: String) -> String {
+        "\(base)/agent-\(name)-\(UInt32.random(in: 0...UInt32.max))"
+    }
 
     /// Starts `trellis-agent` against the coordinator.
     public func startAgent(

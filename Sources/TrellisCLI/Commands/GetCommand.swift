@@ -96,9 +96,11 @@ enum GetCommand {
                 "  " + resource.name.padding(20) + resource.type.padding(20) + resource.phase.padding(12)
                     + (resource.health.isEmpty ? "-" : resource.health).padding(11)
                     + (resource.agent.isEmpty ? "-" : resource.agent).padding(14) + outputs)
-            let notes = [resource.drift.isEmpty ? nil : "drift: \(resource.drift)",
+            let notes = [
+                resource.drift.isEmpty ? nil : "drift: \(resource.drift)",
                 resource.healthMessage.isEmpty ? nil : "health: \(resource.healthMessage)",
-                resource.error.isEmpty ? nil : "error: \(resource.error)"].compactMap { $0 }
+                resource.error.isEmpty ? nil : "error: \(resource.error)",
+            ].compactMap { $0 }
             for note in notes { lines.append("      \(note)") }
         }
         Output.write(lines.joined(separator: "\n"), to: 1)

@@ -12,7 +12,7 @@ import TrellisStore
 /// answers a repeated id without running it twice. Only when the agent stays silent past
 /// the grace period is it Unreachable: its waiting commands fail (retryably), and its
 /// resources' health becomes Unknown. Nothing is deleted.
-actor AgentHub {
+public actor AgentHub {
     /// What the hub knows of one agent.
     struct Entry {
         var name: String
@@ -216,7 +216,9 @@ actor AgentHub {
     /// A connected agent that serves `driver` and carries every label of `selector`:
     /// one of `preferred` when one qualifies, else the one with the fewest commands
     /// waiting. Waits up to `wait` for one to connect.
-    func place(driver: String, selector: [String: String], preferred: [String], wait: Duration) async throws
+    func place(
+        driver: String, selector: [String: String], preferred: [String], wait: Duration
+    ) async throws
         -> String
     {
         let deadline = ContinuousClock.now + wait

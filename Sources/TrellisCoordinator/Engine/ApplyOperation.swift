@@ -172,7 +172,8 @@ extension EnvironmentEngine {
                     throw StepError("\(error)")
                 }
                 let applied = earlier.flatMap { record -> DriverOutputs? in
-                    guard record.outputs != "{}", let values = try? StateCoding.map(fromJSON: record.outputs, what: "outputs")
+                    guard record.outputs != "{}",
+                        let values = try? StateCoding.map(fromJSON: record.outputs, what: "outputs")
                     else { return nil }
                     return DriverOutputs(values: values, secretKeys: Set(record.secretOutputKeys))
                 }

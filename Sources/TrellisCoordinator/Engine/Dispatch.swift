@@ -54,7 +54,9 @@ extension EnvironmentEngine {
     }
 
     /// Applies on the coordinator or on `agent`.
-    nonisolated func runApply(_ request: DriverRequest, driver: String, on agent: String?) async throws(StepError)
+    nonisolated func runApply(
+        _ request: DriverRequest, driver: String, on agent: String?
+    ) async throws(StepError)
         -> DriverOutputs
     {
         guard let agent else {

@@ -129,14 +129,17 @@ extension EnvironmentEngine {
             guard !changed.isEmpty else { return }
             try await persistTransition(
                 changed.map {
-                    .setResourceHealth(environment: $0.environment, name: $0.name, health: Health.unknown, message: message)
+                    .setResourceHealth(
+                        environment: $0.environment, name: $0.name, health: Health.unknown, message: message)
                 })
             for record in changed {
-                publish(record.environment, .resourceHealth, resource: record.name, phase: Health.unknown, message: message)
+                publish(
+                    record.environment, .resourceHealth, resource: record.name, phase: Health.unknown, message: message)
             }
             for environment in Set(changed.map(\.environment)) { await publishHealth(of: environment) }
         } catch {
-            logger.error("marking resources of an unreachable agent failed", ["agent.name": agent, "error": "\(error)"])
+            logger.error(
+                "marking resources of an unreachable agent failed", ["agent.name": agent, "error": "\(error)"])
         }
     }
 
