@@ -86,6 +86,11 @@ public final class AgentCluster: @unchecked Sendable {
         return byName
     }
 
+    /// One output of one resource, as `get` shows it.
+    public func output(_ environment: String, _ resource: String, _ key: String) async throws -> String? {
+        (try await resources(environment)[resource]?["outputs"] as? [String: String])?[key]
+    }
+
     /// Writes `text` to a new file and returns its path.
     public func write(_ text: String, named name: String = "spec.yaml") throws -> String {
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
