@@ -32,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "CEpoll"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3"),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1"),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq"),
         // protobuf-c code generated from proto/ by scripts/gen-proto.
         .target(name: "CTrellisProto", dependencies: ["CProtobufC"]),
 
@@ -79,7 +80,7 @@ let package = Package(
         .target(name: "TrellisDomain", dependencies: ["CYAML"], swiftSettings: swiftSettings),
 
         // The driver interface both the engine and agents run resources through.
-        .target(name: "TrellisDrivers", dependencies: ["TrellisDomain"], swiftSettings: swiftSettings),
+        .target(name: "TrellisDrivers", dependencies: ["CLibPQ", "TrellisDomain"], swiftSettings: swiftSettings),
 
         // The processes' libraries.
         .target(
