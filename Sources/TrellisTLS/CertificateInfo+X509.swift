@@ -38,7 +38,8 @@ extension CertificateInfo {
                 ? KeyUsage(rawValue: X509_get_key_usage(certificate)) : nil,
             extendedKeyUsage: flags & UInt32(EXFLAG_XKUSAGE) != 0
                 ? ExtendedKeyUsage(rawValue: X509_get_extended_key_usage(certificate)) : nil,
-            sha256Fingerprint: try X509Text.sha256Fingerprint(of: certificate)
+            sha256Fingerprint: try X509Text.sha256Fingerprint(of: certificate),
+            publicKeySHA256: try X509Text.publicKeySHA256(of: certificate)
         )
         (dnsNames, ipAddresses) = X509Text.subjectAlternativeNames(of: certificate)
     }
@@ -97,10 +98,15 @@ enum X509Text {
         guard X509_digest(certificate, EVP_sha256(), &digest, &length) == 1 else {
             throw .openSSL(.certificate, "fingerprinting a certificate", function: "X509_digest")
         }
-        return digest.prefix(Int(length)).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        return Digests.hex(digest.prefix(Int(length)))
+    }
+
+    static func publicKeySHA256(of certificate: OpaquePointer) throws(TLSError) -> String {
+        ERR_clear_error()
+        guard let key = X509_get0_pubkey(certificate) else {
+            throw .openSSL(.certificate, "reading a certificate's public key", function: "X509_get0_pubkey")
+        }
+        return try Digests.publicKeySHA256(of: key)
     }
 
     /// The DNS names and IP addresses of the subject alternative names, in order.

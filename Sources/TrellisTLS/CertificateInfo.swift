@@ -29,13 +29,21 @@ public struct CertificateInfo: Sendable, Equatable {
     public var extendedKeyUsage: ExtendedKeyUsage?
     /// The SHA-256 digest of the DER encoding, as lowercase hex without separators.
     public var sha256Fingerprint: String
+    /// The SHA-256 digest of the DER SubjectPublicKeyInfo (the certificate's public key),
+    /// as lowercase hex without separators.
+    ///
+    /// It stays the same across certificates issued for one key, so it identifies the
+    /// holder of a key: compare it with ``SigningRequest/publicKeySHA256`` to recognise a
+    /// request from a key already known. Empty only in a value built by hand without it.
+    public var publicKeySHA256: String
 
     /// Creates a description from its parts; most callers read one from a certificate.
     public init(
         subject: String, commonName: String?, issuer: String, serialNumberHex: String,
         dnsNames: [String], ipAddresses: [String], notBefore: Int64, notAfter: Int64,
         isCA: Bool, pathLengthConstraint: Int?, keyUsage: KeyUsage?,
-        extendedKeyUsage: ExtendedKeyUsage?, sha256Fingerprint: String
+        extendedKeyUsage: ExtendedKeyUsage?, sha256Fingerprint: String,
+        publicKeySHA256: String = ""
     ) {
         self.subject = subject
         self.commonName = commonName
@@ -50,6 +58,7 @@ public struct CertificateInfo: Sendable, Equatable {
         self.keyUsage = keyUsage
         self.extendedKeyUsage = extendedKeyUsage
         self.sha256Fingerprint = sha256Fingerprint
+        self.publicKeySHA256 = publicKeySHA256
     }
 }
 

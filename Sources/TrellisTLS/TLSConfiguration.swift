@@ -22,6 +22,14 @@ public enum TLSClientAuthentication: Sendable, Equatable {
     /// Every client must present a certificate that verifies against these roots (PEM);
     /// a handshake without one, or with one that does not verify, fails.
     case required(trustRootsPEM: String)
+    /// Clients are asked for a certificate but may present none.
+    ///
+    /// A certificate that is presented must verify against these roots (PEM), or the
+    /// handshake fails exactly as with ``required(trustRootsPEM:)``; a client presenting
+    /// none completes the handshake and its connection's ``TLSConnection/peerCertificate``
+    /// is `nil`. For listeners where some calls need no identity (an agent joining) and
+    /// the rest check the peer certificate themselves.
+    case optional(trustRootsPEM: String)
 }
 
 /// What a server context presents and demands.
@@ -63,17 +71,27 @@ public struct TLSClientConfiguration: Sendable, Equatable {
     public var identity: TLSIdentity?
     /// The ALPN protocols offered, most preferred first; empty offers none.
     public var applicationProtocols: [String]
+    /// Whether the server's certificate chain and name are verified; `true` unless set.
+    ///
+    /// With `false`, any server certificate is accepted and ``trustRootsPEM`` is ignored:
+    /// the connection is encrypted but the peer is not authenticated. Use it only to fetch
+    /// a certificate authority that is then checked against a fingerprint known in advance
+    /// (an agent's join token pins its coordinator's CA this way), never to send anything
+    /// secret or to trust what the server says without such a check.
+    public var verifiesServer: Bool
 
     /// Creates a client configuration.
     public init(
         serverName: String,
         trustRootsPEM: String?,
         identity: TLSIdentity? = nil,
-        applicationProtocols: [String] = [trellisApplicationProtocol]
+        applicationProtocols: [String] = [trellisApplicationProtocol],
+        verifiesServer: Bool = true
     ) {
         self.serverName = serverName
         self.trustRootsPEM = trustRootsPEM
         self.identity = identity
         self.applicationProtocols = applicationProtocols
+        self.verifiesServer = verifiesServer
     }
 }

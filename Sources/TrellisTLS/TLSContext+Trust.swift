@@ -90,4 +90,15 @@ extension TLSContext {
         }
         return serverName
     }
+
+    /// The name to send as SNI when the server is not verified: the same checks on the
+    /// name as ``expectServerName(_:in:)``, without asking OpenSSL to match it.
+    static func unverifiedServerName(_ serverName: String) throws(TLSError) -> String? {
+        guard !serverName.isEmpty, !serverName.utf8.contains(0) else {
+            throw TLSError(
+                code: .configuration,
+                message: "tls: setting the server name \"\(serverName)\" failed: the name is empty or contains NUL")
+        }
+        return IPAddressText.isAddress(serverName) ? nil : serverName
+    }
 }

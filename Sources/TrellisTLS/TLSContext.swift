@@ -66,6 +66,9 @@ public final class TLSContext: @unchecked Sendable {
             case .required(let trustRootsPEM):
                 try addTrustRoots(trustRootsPEM, to: context, advertise: true, side: "server")
                 SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+            case .optional(let trustRootsPEM):
+                try addTrustRoots(trustRootsPEM, to: context, advertise: true, side: "server")
+                SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
             }
 
             var protocols: ApplicationProtocolList? = nil
@@ -89,8 +92,10 @@ public final class TLSContext: @unchecked Sendable {
     /// Makes a client context: loads the trust roots, the optional client identity, the
     /// expected server name, and applies the protocol policy.
     ///
-    /// The server's chain is always verified, and its certificate must carry
-    /// ``TLSClientConfiguration/serverName`` as a DNS or IP subject alternative name.
+    /// The server's chain is verified, and its certificate must carry
+    /// ``TLSClientConfiguration/serverName`` as a DNS or IP subject alternative name,
+    /// unless ``TLSClientConfiguration/verifiesServer`` is `false`: then neither is checked
+    /// and the name is only sent as SNI.
     ///
     /// - Throws: ``TLSError`` with code `.configuration` when a PEM does not parse, the
     ///   server name is empty, or OpenSSL refuses a setting.
@@ -101,15 +106,21 @@ public final class TLSContext: @unchecked Sendable {
             if let identity = configuration.identity {
                 try useIdentity(identity, in: context, side: "client")
             }
-            if let roots = configuration.trustRootsPEM {
-                try addTrustRoots(roots, to: context, advertise: false, side: "client")
-            } else if SSL_CTX_set_default_verify_paths(context) != 1 {
-                throw .openSSL(
-                    .configuration, "loading the default trust store",
-                    function: "SSL_CTX_set_default_verify_paths")
+            let sniHostName: String?
+            if configuration.verifiesServer {
+                if let roots = configuration.trustRootsPEM {
+                    try addTrustRoots(roots, to: context, advertise: false, side: "client")
+                } else if SSL_CTX_set_default_verify_paths(context) != 1 {
+                    throw .openSSL(
+                        .configuration, "loading the default trust store",
+                        function: "SSL_CTX_set_default_verify_paths")
+                }
+                SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+                sniHostName = try expectServerName(configuration.serverName, in: context)
+            } else {
+                SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
+                sniHostName = try unverifiedServerName(configuration.serverName)
             }
-            SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
-            let sniHostName = try expectServerName(configuration.serverName, in: context)
 
             if !configuration.applicationProtocols.isEmpty {
                 let list = try ApplicationProtocolList(configuration.applicationProtocols)

@@ -33,6 +33,28 @@ public final class Certificate: @unchecked Sendable {
         }
     }
 
+    /// The SHA-256 digest of the certificate's DER encoding, as lowercase hex without
+    /// separators: the same value as ``CertificateInfo/sha256Fingerprint``, without
+    /// reading the rest of the certificate.
+    ///
+    /// A join token carries this fingerprint of the coordinator's CA, so that an agent can
+    /// check a CA it fetched over an unverified connection.
+    ///
+    /// - Throws: ``TLSError`` with code `.certificate` only when OpenSSL fails to encode or
+    ///   hash the certificate (in practice, when memory runs out).
+    public var fingerprintSHA256: String {
+        get throws(TLSError) { try X509Text.sha256Fingerprint(of: pointer) }
+    }
+
+    /// The SHA-256 digest of the certificate's DER SubjectPublicKeyInfo, as lowercase hex:
+    /// the same value as ``CertificateInfo/publicKeySHA256``.
+    ///
+    /// - Throws: ``TLSError`` with code `.certificate` only when OpenSSL fails to encode or
+    ///   hash the key.
+    public var publicKeySHA256: String {
+        get throws(TLSError) { try X509Text.publicKeySHA256(of: pointer) }
+    }
+
     /// What the certificate says: subject, names, validity, usages.
     public func info() throws(TLSError) -> CertificateInfo {
         try CertificateInfo(x509: pointer)

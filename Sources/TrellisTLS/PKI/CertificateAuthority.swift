@@ -124,7 +124,19 @@ public struct CertificateAuthority: Sendable {
         validity: CertificateValidity = .leafDefault,
         usage: CertificateUsage
     ) throws(TLSError) -> Certificate {
-        let request = try SigningRequest(pem: csrPEM)
+        try sign(SigningRequest(pem: csrPEM), validity: validity, usage: usage)
+    }
+
+    /// Signs a request already parsed and checked, issuing a certificate for its key and
+    /// common name; otherwise the same as ``sign(csrPEM:validity:usage:)``.
+    ///
+    /// - Throws: ``TLSError`` with code `.certificate` when the common name is not a valid
+    ///   DNS name, or OpenSSL fails to build or sign the certificate.
+    public func sign(
+        _ request: SigningRequest,
+        validity: CertificateValidity = .leafDefault,
+        usage: CertificateUsage
+    ) throws(TLSError) -> Certificate {
         let names = try Self.namesForCommonName(request.commonName)
         return try issueLeaf(
             commonName: request.commonName, names: names, subjectKey: request.publicKey,

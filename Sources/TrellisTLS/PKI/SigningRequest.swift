@@ -35,19 +35,36 @@ extension PrivateKey {
     }
 }
 
-/// A parsed, signature-checked PKCS#10 request: its common name and public key.
-final class SigningRequest {
+/// A parsed, signature-checked PKCS#10 certificate signing request: its common name and
+/// public key.
+///
+/// A coordinator reads a joining agent's request with this before it signs, to check the
+/// name and to recognise the key (``publicKeySHA256``), then passes it to
+/// ``CertificateAuthority/sign(_:validity:usage:)``.
+public final class SigningRequest: @unchecked Sendable {
+    // @unchecked Sendable: the X509_REQ and its key are never modified after the
+    // initialiser; reading and signing with them from several threads is safe in OpenSSL 3.
+
     /// The `X509_REQ*`, owned by this object; it also owns ``publicKey``.
     private let request: OpaquePointer
     /// The requested key, valid while `self` lives.
     let publicKey: OpaquePointer
     /// The subject's common name.
-    let commonName: String
+    public let commonName: String
+    /// The SHA-256 digest of the request's DER SubjectPublicKeyInfo, as lowercase hex; a
+    /// certificate signed from this request has the same ``CertificateInfo/publicKeySHA256``.
+    public let publicKeySHA256: String
 
     /// The least security strength accepted, in bits: that of RSA-2048 or P-224.
     static let minimumKeyStrength: Int32 = 112
 
-    init(pem: String) throws(TLSError) {
+    /// Parses the request in `pem` and checks it: its signature verifies (the requester
+    /// holds the key), the key offers at least 112 bits of security, and the subject has a
+    /// common name. The name is not checked further here; signing checks that it is a DNS
+    /// name.
+    ///
+    /// - Throws: ``TLSError`` with code `.certificate` when any of that fails.
+    public init(pem: String) throws(TLSError) {
         let what = "checking a signing request"
         let request = try PEMReading.signingRequest(pem, what: "signing request PEM")
         do throws(TLSError) {
@@ -75,6 +92,7 @@ final class SigningRequest {
             else {
                 throw TLSError(code: .certificate, message: "tls: \(what) failed: the request has no common name")
             }
+            self.publicKeySHA256 = try Digests.publicKeySHA256(of: key)
             self.request = request
             self.publicKey = key
             self.commonName = commonName
