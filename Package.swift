@@ -93,7 +93,8 @@ let package = Package(
         .target(
             name: "TrellisAgent",
             dependencies: [
-                "TrellisAPI", "TrellisCommandLine", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire",
+                "TrellisAPI", "TrellisCommandLine", "TrellisDomain", "TrellisDrivers", "TrellisLogging", "TrellisRPC",
+                "TrellisTLS", "TrellisWire",
             ],
             swiftSettings: swiftSettings
         ),
@@ -119,6 +120,14 @@ let package = Package(
             name: "TrellisTestSupport",
             dependencies: ["TrellisEcho", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
             path: "Tests/TrellisTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisAgentTests",
+            dependencies: [
+                "TrellisAgent", "TrellisAPI", "TrellisCommandLine", "TrellisDomain", "TrellisDrivers", "TrellisLogging",
+                "TrellisRPC", "TrellisTestSupport", "TrellisTLS", "TrellisWire",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
