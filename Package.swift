@@ -94,7 +94,8 @@ let package = Package(
         .target(
             name: "TrellisAgent",
             dependencies: [
-                "TrellisAPI", "TrellisCommandLine", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire",
+                "TrellisAPI", "TrellisCommandLine", "TrellisDomain", "TrellisDrivers", "TrellisLogging", "TrellisRPC",
+                "TrellisTLS", "TrellisWire",
             ],
             swiftSettings: swiftSettings
         ),
@@ -121,6 +122,14 @@ let package = Package(
             name: "TrellisTestSupport",
             dependencies: ["TrellisEcho", "TrellisLogging", "TrellisRPC", "TrellisTLS", "TrellisWire"],
             path: "Tests/TrellisTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisAgentTests",
+            dependencies: [
+                "TrellisAgent", "TrellisAPI", "TrellisCommandLine", "TrellisDomain", "TrellisDrivers", "TrellisLogging",
+                "TrellisRPC", "TrellisTestSupport", "TrellisTLS", "TrellisWire",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

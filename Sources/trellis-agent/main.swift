@@ -1,4 +1,4 @@
 import Glibc
 import TrellisAgent
 
-exit(AgentCommand.run(Array(CommandLine.arguments.dropFirst())))
+exit(await AgentCommand.main(Array(CommandLine.arguments.dropFirst())))
