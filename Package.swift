@@ -111,7 +111,7 @@ let package = Package(
         // Thin mains.
         .executableTarget(
             name: "trellisd",
-            dependencies: ["TrellisCommandLine", "TrellisCoordinator", "TrellisLogging"],
+            dependencies: ["TrellisAgent", "TrellisCommandLine", "TrellisCoordinator", "TrellisLogging"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "trellis-agent", dependencies: ["TrellisAgent"], swiftSettings: swiftSettings),

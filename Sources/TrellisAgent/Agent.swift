@@ -94,10 +94,12 @@ public actor Agent {
             of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// The built-in drivers: `file`, `directory`, `port`, `exec` and `process`.
+    /// The built-in drivers: `file`, `directory`, `port`, `exec`, `process` and
+    /// `postgres-database`.
     public static func standardDrivers(supervisor: ProcessSupervisor) -> DriverRegistry {
         DriverRegistry([
             FileDriver(), DirectoryDriver(), PortDriver(), ExecDriver(), ProcessDriver(supervisor: supervisor),
+            PostgresDatabaseDriver(),
         ])
     }
 

@@ -10,13 +10,14 @@ public struct ParamValidators: Sendable {
     public init() {}
 
     /// The checks of every built-in driver that runs on agents: `file`, `directory`,
-    /// `port`, `exec` and `process`.
+    /// `port`, `exec`, `process` and `postgres-database`.
     public static var agentDrivers: ParamValidators {
         var validators = ParamValidators()
         validators.add(FileDriver())
         validators.add(DirectoryDriver())
         validators.add(PortDriver())
         validators.add(ExecDriver())
+        validators.add(PostgresDatabaseDriver())
         validators.add("process") { params in
             switch ProcessSpec.parse(params, allowPlaceholders: true) {
             case .success: []

@@ -22,7 +22,7 @@ let coordinator = Coordinator(options: options)
 let signals = SignalHandling { _ in coordinator.requestShutdown() }
 
 do {
-    try await coordinator.run()
+    try await coordinator.run(localAgent: LocalAgent())
 } catch {
     Logger(label: "trellisd").error("failed to start", ["error": "\(error)"])
     exit(1)

@@ -1,7 +1,7 @@
 /// SHA-256 (FIPS 180-4), for content hashes in outputs and drift checks.
 ///
-/// The drivers target depends on no C library; content hashes are small and rare enough
-/// that a plain implementation costs nothing that matters.
+/// Content hashes are small and rare enough that a plain implementation, with no C
+/// library behind it, costs nothing that matters.
 public struct SHA256 {
     private static let roundConstants: [UInt32] = [
         0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
