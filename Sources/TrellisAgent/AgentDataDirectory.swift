@@ -14,12 +14,18 @@ import TrellisTLS
 ///
 /// `agent.json` is written last when joining: a directory without it has not joined.
 public struct AgentDataDirectory: Sendable, Hashable {
-    /// The directory, as given.
+    /// The directory, absolute: a relative path is taken from the working directory at
+    /// creation, since drivers need absolute environment directories.
     public let path: String
 
     /// Names a data directory; nothing is read or created until asked.
     public init(path: String) {
-        self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        var absolute = path
+        if !path.hasPrefix("/"), let cwd = getcwd(nil, 0) {
+            absolute = String(cString: cwd) + "/" + path
+            free(cwd)
+        }
+        self.path = absolute.count > 1 && absolute.hasSuffix("/") ? String(absolute.dropLast()) : absolute
     }
 
     /// `DIR/agent.key`.

@@ -18,7 +18,7 @@ struct ConnectTests {
         #expect(hello.name == TestPKI.clientCommonName)
         #expect(hello.labels == ["zone": "a"])
         #expect(hello.capacity == 4)
-        #expect(hello.drivers == ["directory", "exec", "file", "port", "process"])
+        #expect(hello.drivers == ["directory", "exec", "file", "port", "postgres-database", "process"])
         #expect(hello.runningCommandIds.isEmpty)
         #expect(!hello.version.isEmpty)
         #expect(fixture.coordinator.recorded.heartbeats.allSatisfy { $0.timeUnixMs > 1_600_000_000_000 })
@@ -50,14 +50,14 @@ struct ConnectTests {
         #expect(await fixture.waitForHellos(1))
         fixture.coordinator.send(
             TrellisV1.Command(
-                id: "apply-x", kind: .apply, resource: resource(name: "db", driver: "postgres-database", params: "{}"),
+                id: "apply-x", kind: .apply, resource: resource(name: "db", driver: "mainframe-tape", params: "{}"),
                 attempt: 1))
         let result = try #require(try await fixture.result("apply-x"))
         try await fixture.stop()
 
         #expect(!result.ok)
         #expect(!result.retryable)
-        #expect(result.error == "agent \(TestPKI.clientCommonName) does not serve driver postgres-database")
+        #expect(result.error == "agent \(TestPKI.clientCommonName) does not serve driver mainframe-tape")
     }
 
     @Test("the same command id runs once: while running, after finishing and after a reconnect")

@@ -83,7 +83,9 @@ struct AgentLifecycleTests {
             metadata: {name: midway}
             spec:
               resources:
-                sleeper: {type: process, params: {command: [sleep, "1000", "\(marker)"], restart: always}}
+                sleeper:
+                  type: process
+                  params: {command: [python3, -c, "import time; time.sleep(1000)", "\(marker)"], restart: always}
                 slow: {type: exec, params: {apply: ["\(script)"]}}
                 after: {type: file, dependsOn: [slow, sleeper], params: {path: after.txt, content: "done\\n"}}
             ---
@@ -107,7 +109,7 @@ struct AgentLifecycleTests {
         let resources = try await cluster.resources("midway")
         #expect(resources.values.allSatisfy { $0["phase"] as? String == "Ready" })
         #expect((resources["slow"]?["outputs"] as? [String: String])?["done"] == "yes")
-        #expect(processes(containing: marker).count == 1, "one sleeper, not two")
+        #expect(processes(containing: marker).count == 1, "one sleeper, not two; agent log:\n\(agent.log)")
         #expect(
             try String(contentsOfFile: "\(environmentDirectory)/after.txt", encoding: .utf8) == "done\n")
         let runs = try String(contentsOfFile: "\(environmentDirectory)/runs.log", encoding: .utf8)

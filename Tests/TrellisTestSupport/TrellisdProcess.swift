@@ -59,10 +59,12 @@ public class BuiltProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    /// SIGKILL, and waits for the exit.
+    /// SIGKILL, and waits until the process is dead (a zombie counts: Foundation reaps
+    /// it in its own time).
     public func killHard() async {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        _ = await eventually(timeout: .seconds(30)) { !process.isRunning }
+        let pid = process.processIdentifier
+        if process.isRunning { kill(pid, SIGKILL) }
+        _ = await eventually(timeout: .seconds(30)) { !processIsAlive(pid) }
     }
 
     /// Waits for the process to exit by itself; returns its status.

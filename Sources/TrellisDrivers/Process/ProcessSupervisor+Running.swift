@@ -101,14 +101,16 @@ extension ProcessSupervisor {
             guard let entry = state.entries[key] else { return .missing("process is not running") }
             switch entry.phase {
             case .starting:
-                return .missing("process is starting")
+                // Being started as applied (first start or a restart by the policy).
+                return .matches
             case .stopping:
                 return .missing("process is stopping")
             case .exited(let status):
                 return .missing("process \(status)")
-            case .waitingToRestart(let time, let status):
-                let delay = max(.zero, time - .now)
-                return .missing("process \(status); restarting in \(Self.milliseconds(delay))")
+            case .waitingToRestart:
+                // The restart policy brings it back: that is not drift. Its health says
+                // it is down meanwhile.
+                return .matches
             case .running(let child):
                 if entry.identityHash != spec.identityHash {
                     return .drifted(
@@ -300,10 +302,5 @@ extension ProcessSupervisor {
         } catch {
             throw DriverError("process: cancelled", retryable: true)
         }
-    }
-
-    static func milliseconds(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        return "\(seconds * 1_000 + attoseconds / 1_000_000_000_000_000)ms"
     }
 }

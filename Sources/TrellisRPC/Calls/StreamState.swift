@@ -173,6 +173,13 @@ final class StreamState {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Wakes a parked reader with `error` (its task was cancelled); the stream goes on.
+    func abandonReceive(_ error: any Error) {
+        guard let waiter = receiveWaiter else { return }
+        receiveWaiter = nil
+        waiter.resume(throwing: error)
+    }
+
     // MARK: Termination
 
     /// Ends the stream abruptly: queued messages are dropped and every waiter, now or

@@ -271,12 +271,23 @@ actor ServerConnection: TransportDelegate, LoopBoundActor {
             return nil
         case .wait:
             guard let stream = streams[id] else { throw RPCError(.cancelled, "rpc: call ended") }
-            return try await withCheckedThrowingContinuation { continuation in
-                if let credit = stream.waitForInbound(continuation) {
-                    transport.send(Frames.credit(id, bytes: credit))
+            // A handler whose task is cancelled (its call ended another way, or it gave
+            // up waiting) is woken rather than left parked forever.
+            try Task.checkCancellation()
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    if let credit = stream.waitForInbound(continuation) {
+                        transport.send(Frames.credit(id, bytes: credit))
+                    }
                 }
+            } onCancel: {
+                Task { await self.abandonReceive(id) }
             }
         }
+    }
+
+    private func abandonReceive(_ id: UInt32) {
+        streams[id]?.abandonReceive(RPCError(.cancelled, "rpc: the handler stopped reading"))
     }
 
     /// Sends one response message on stream `id` if the window and the transport allow
