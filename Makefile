@@ -16,7 +16,7 @@ LISTEN ?= 127.0.0.1:7443
 AGENT_LISTEN ?= 127.0.0.1:7444
 
 DEB_PACKAGES := pkg-config libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev openssl \
-	libyaml-dev libsqlite3-dev libpq-dev postgresql
+	libyaml-dev libsqlite3-dev libpq-dev postgresql curl
 PY_REQUIREMENTS := scripts/requirements.txt clients/python/requirements.txt
 
 .PHONY: help deps deps-deb deps-py build build-release run test test-swift test-python lint format \

@@ -22,7 +22,11 @@ public enum StoreMutation: Sendable, Hashable {
     /// Removes an environment with its resources and journal entries.
     /// Outcome: ``MutationOutcome/removed(_:)`` (0 or 1).
     case deleteEnvironment(name: String)
-    /// Inserts or replaces a resource's state; its environment must exist.
+    /// Inserts or replaces a resource's state; its environment must exist. Health and
+    /// drift are written only when the resource is new: after that they change only
+    /// through ``setResourceHealth(environment:name:health:message:)`` and
+    /// ``setResourceDrift(environment:name:drift:)``, so that a transition written from
+    /// an older read never undoes a report that arrived in between.
     /// Outcome: ``MutationOutcome/applied``.
     case upsertResource(ResourceRecord)
     /// Removes a resource's state. Outcome: ``MutationOutcome/removed(_:)`` (0 or 1).

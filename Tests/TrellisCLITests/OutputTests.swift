@@ -47,7 +47,7 @@ struct OutputTests {
                     startedAtUnixMs: 1_764_772_666_000, finishedAtUnixMs: 1_764_772_666_500, attempts: 1)
             ])
         let text = GetCommand.environmentJSON(environment).rendered()
-        #expect(text.contains(#""status":{"phase":"Ready","resources":[{"name":"db","type":"noop""#))
+        #expect(text.contains(#""status":{"phase":"Ready","health":"","resources":[{"name":"db","type":"noop""#))
         #expect(
             text.contains(
                 #""startedAt":"2025-12-03T14:37:46.000Z","finishedAt":"2025-12-03T14:37:46.500Z","attempts":1"#))

@@ -7,7 +7,7 @@ import TrellisTestSupport
 /// database URL, and an HTTP service that reads it and answers its health check.
 @Suite("An environment on a separate agent with a real PostgreSQL server", .serialized)
 struct AgentEndToEndTests {
-    static var quickstart: String {
+    static var quickstartPath: String {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
         return url.appendingPathComponent("examples/quickstart.yaml").path
@@ -33,19 +33,18 @@ struct AgentEndToEndTests {
         "provision, serve, restart by policy, repair drift, delete: every step through the agent"
     )
     func quickstartOnAgent() async throws {
-        let postgres = try await PostgresServer.start()
-        let cluster = try await AgentCluster(extra: [
-            "--agent-heartbeat", "300ms", "--observe-interval", "300ms",
-        ])
+        try await PostgresServer.withServer { postgres in
+            try await AgentCluster.with(extra: ["--agent-heartbeat", "300ms", "--observe-interval", "300ms"]) {
+                cluster in
+                try await Self.quickstart(postgres, cluster)
+            }
+        }
+    }
+
+    static func quickstart(_ postgres: PostgresServer, _ cluster: AgentCluster) async throws {
         let agentData = cluster.agentDirectory("edge")
         let agent = try cluster.startAgent(
             name: "edge", data: agentData, token: try await cluster.joinToken(), labels: ["region=local"])
-        defer {
-            Task {
-                await cluster.stop()
-                await postgres.stop()
-            }
-        }
         #expect(
             try await eventually(timeout: .seconds(30)) {
                 try await cluster.agents()["edge"]?["state"] as? String == "Connected"
@@ -53,7 +52,7 @@ struct AgentEndToEndTests {
 
         // Apply: every resource placed on the agent, Ready.
         let definition = try cluster.write(Self.definition(postgres), named: "definition.yaml")
-        let apply = try await cluster.trellis(["apply", "-f", definition, "-f", Self.quickstart])
+        let apply = try await cluster.trellis(["apply", "-f", definition, "-f", Self.quickstartPath])
         #expect(apply.status == 0, "apply: \(apply.stdout)\n\(apply.stderr)\nagent:\n\(agent.log)")
         let resources = try await cluster.resources("quickstart")
         #expect(resources.keys.sorted() == ["api", "config", "db", "port", "source"])
@@ -93,7 +92,7 @@ struct AgentEndToEndTests {
             })
 
         // With `restart: never` a killed service is drift: the coordinator applies it again.
-        let never = try String(contentsOfFile: Self.quickstart, encoding: .utf8)
+        let never = try String(contentsOfFile: Self.quickstartPath, encoding: .utf8)
             .replacingOccurrences(of: "restart: always", with: "restart: never")
         let reapply = try await cluster.trellis(["apply", "-f", try cluster.write(never, named: "never.yaml")])
         #expect(reapply.status == 0, "\(reapply.stdout)\n\(reapply.stderr)")

@@ -63,8 +63,8 @@ struct ResourceHealthTests {
         }
     }
 
-    @Test("an upsert writes health and drift like every other field, clearing them when empty")
-    func upsertOverwrites() async throws {
+    @Test("an upsert writes health and drift of a new resource only; later only their own mutations change them")
+    func upsertKeepsReports() async throws {
         try await withStore { (store, _) throws in
             try await store.createEnvironment(sampleEnvironment("env"))
             var record = readyResource("db", in: "env", on: "host-1")
@@ -77,9 +77,18 @@ struct ResourceHealthTests {
             try await store.write([
                 .setResourceHealth(environment: "env", name: "db", health: "Unhealthy", message: "timeout")
             ])
-            let reapplied = readyResource("db", in: "env", on: "host-1")
+            var reapplied = readyResource("db", in: "env", on: "host-1")
+            reapplied.attempts = 2
             try await store.upsertResource(reapplied)
-            #expect(try await store.resource(inEnvironment: "env", named: "db") == reapplied)
+            var expected = reapplied
+            expected.health = "Unhealthy"
+            expected.healthMessage = "timeout"
+            expected.drift = "port changed"
+            #expect(try await store.resource(inEnvironment: "env", named: "db") == expected)
+
+            try await store.write([.setResourceDrift(environment: "env", name: "db", drift: "")])
+            expected.drift = ""
+            #expect(try await store.resource(inEnvironment: "env", named: "db") == expected)
         }
     }
 

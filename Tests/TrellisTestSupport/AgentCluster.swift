@@ -99,6 +99,21 @@ public final class AgentCluster: @unchecked Sendable {
         return path
     }
 
+    /// Runs `body` with a new cluster, then stops it whether `body` threw or not.
+    public static func with<T>(
+        extra: [String] = [], _ body: (AgentCluster) async throws -> T
+    ) async throws -> T {
+        let cluster = try await AgentCluster(extra: extra)
+        do {
+            let result = try await body(cluster)
+            await cluster.stop()
+            return result
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+    }
+
     /// Stops every agent started here and the coordinator, and removes everything.
     public func stop() async {
         for agent in started.withLock({ $0 }) { await agent.terminate(timeout: .seconds(10)) }

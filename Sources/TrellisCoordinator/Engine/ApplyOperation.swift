@@ -185,11 +185,6 @@ extension EnvironmentEngine {
                 var record = Self.record(
                     name, resource, phase: ResourcePhase.ready, attempts: attempt, startedAt: startedAt)
                 record.agent = agent
-                if agent != nil, let latest = try await self.store.resource(inEnvironment: name, named: resource.name) {
-                    // Agents report health only when it changes: keep what they said.
-                    record.health = latest.health
-                    record.healthMessage = latest.healthMessage
-                }
                 record.outputs = SpecValue.map(produced.values).canonicalJSON
                 record.secretOutputKeys = produced.secretKeys.sorted()
                 record.finishedAt = Clock.nowMilliseconds()
@@ -260,8 +255,7 @@ extension EnvironmentEngine {
             environment: environment, name: resource.name, type: resource.type, driver: resource.driver,
             params: SpecValue.map(resource.params).canonicalJSON, dependencies: StateCoding.json(resource.dependencies),
             phase: phase, outputs: previous?.outputs ?? "{}", secretOutputKeys: previous?.secretOutputKeys ?? [],
-            attempts: Int64(attempts), startedAt: startedAt, agent: previous?.agent,
-            health: previous?.health ?? "", healthMessage: previous?.healthMessage ?? "")
+            attempts: Int64(attempts), startedAt: startedAt, agent: previous?.agent)
     }
 
     static func summary(_ apply: ExecutionReport, _ deletion: ExecutionReport) -> String {

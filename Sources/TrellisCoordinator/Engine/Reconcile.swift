@@ -98,17 +98,14 @@ extension EnvironmentEngine {
                         environment: environment, resource: name, type: record.type, params: params, attempt: 1,
                         requestID: "\(environment)/\(name)/repair", applied: applied),
                     driver: record.driver, on: record.agent.flatMap { $0.isEmpty ? nil : $0 })
-                // Reports that arrived while it ran (health) are kept.
-                if let latest = try await store.resource(inEnvironment: environment, named: name) {
-                    record.health = latest.health
-                    record.healthMessage = latest.healthMessage
-                }
                 record.outputs = SpecValue.map(produced.values).canonicalJSON
                 record.secretOutputKeys = produced.secretKeys.sorted()
                 record.drift = ""
                 record.lastError = nil
                 record.finishedAt = Clock.nowMilliseconds()
-                try await persistTransition([.upsertResource(record)])
+                try await persistTransition([
+                    .upsertResource(record), .setResourceDrift(environment: environment, name: name, drift: ""),
+                ])
                 publish(
                     environment, .resourceReady, resource: name, phase: ResourcePhase.ready,
                     outputs: StateCoding.shown(produced.values, secretKeys: produced.secretKeys))

@@ -161,8 +161,7 @@ extension SQLiteConnection {
                 dependencies = excluded.dependencies, phase = excluded.phase, outputs = excluded.outputs,
                 secret_output_keys = excluded.secret_output_keys, attempts = excluded.attempts,
                 started_at = excluded.started_at, finished_at = excluded.finished_at,
-                last_error = excluded.last_error, agent = excluded.agent, health = excluded.health,
-                health_message = excluded.health_message, drift = excluded.drift
+                last_error = excluded.last_error, agent = excluded.agent
             """, operation: "upsert resource",
             [
                 .text(record.environment), .text(record.name), .text(record.type), .text(record.driver),
