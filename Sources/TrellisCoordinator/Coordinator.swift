@@ -80,7 +80,8 @@ public final class Coordinator: Sendable {
             store: store, heartbeatInterval: options.agentHeartbeat, grace: options.agentGrace,
             observeInterval: options.observeInterval, logger: logger.labelled("agents"))
         let engine = EnvironmentEngine(
-            store: store, drivers: Self.localDrivers(), agents: hub, apiGroup: options.apiGroup,
+            store: store, drivers: Self.localDrivers(), agents: hub, placementWait: options.placementWait,
+            apiGroup: options.apiGroup,
             limits: executionLimits, logger: logger.labelled("engine"), faults: FaultInjection.fromEnvironment())
 
         try await hub.start(

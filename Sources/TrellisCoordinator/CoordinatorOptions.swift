@@ -36,6 +36,8 @@ public struct CoordinatorOptions: Sendable {
     public var agentGrace: Duration = .seconds(30)
     /// How often agents observe the resources they hold.
     public var observeInterval: Duration = .seconds(10)
+    /// How long a step waits for an agent that matches its placement.
+    public var placementWait: Duration = .seconds(10)
     /// Whether --dev runs the in-process agent `local`.
     public var localAgent = true
 
@@ -55,6 +57,7 @@ public struct CoordinatorOptions: Sendable {
           --agent-heartbeat DUR    how often agents send heartbeats (default 10s)
           --agent-grace DUR        silence after which an agent is Unreachable (default 30s)
           --observe-interval DUR   how often agents observe their resources (default 10s)
+          --placement-wait DUR     how long a step waits for a matching agent (default 10s)
           --no-local-agent         with --dev, run no in-process agent
           --log-level LEVEL        trace, debug, info, warning, error (default info)
           --log-format FORMAT      logfmt or json (default logfmt)
@@ -91,6 +94,9 @@ public struct CoordinatorOptions: Sendable {
             agentHeartbeat = try Self.duration(value, "--agent-heartbeat")
         }
         if let value = try scanner.value("--agent-grace") { agentGrace = try Self.duration(value, "--agent-grace") }
+        if let value = try scanner.value("--placement-wait") {
+            placementWait = try Self.duration(value, "--placement-wait")
+        }
         if let value = try scanner.value("--observe-interval") {
             observeInterval = try Self.duration(value, "--observe-interval")
         }
