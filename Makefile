@@ -20,13 +20,14 @@ DEB_PACKAGES := pkg-config libprotobuf-c-dev protobuf-c-compiler protobuf-compil
 PY_REQUIREMENTS := scripts/requirements.txt clients/python/requirements.txt
 
 .PHONY: help deps deps-deb deps-py build build-release run test test-swift test-python lint format \
-	gen gen-check bench-rpc bench-engine clean
+	gen gen-check bench-rpc bench-engine bench-agents clean
 
 help:
 	@echo "make run      build, start trellisd --dev (data in $(DATA), API on $(LISTEN)), apply examples/quickstart.yaml"
 	@echo "make test     every check and test: generated code, lint, Swift tests, Python client tests"
 	@echo "make bench-rpc   the RPC benchmark against gRPC C++"
 	@echo "make bench-engine   the engine benchmark: planning and provisioning noop graphs"
+	@echo "make bench-agents   the agents benchmark: 1,000 and 10,000 mutual-TLS agents against trellisd"
 	@echo "make gen      regenerate protobuf code from proto/"
 	@echo "make format   format Swift sources in place"
 
@@ -86,6 +87,9 @@ bench-rpc: deps
 
 bench-engine: deps
 	bench/run-engine
+
+bench-agents: deps
+	bench/run-agents
 
 clean:
 	rm -rf .build $(DATA)

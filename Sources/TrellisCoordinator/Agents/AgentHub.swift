@@ -1,3 +1,4 @@
+import Synchronization
 import TrellisAPI
 import TrellisLogging
 import TrellisRPC
@@ -22,10 +23,14 @@ public actor AgentHub {
         var hostname: String
         var version: String
         var joinedAt: Int64
-        /// The last heartbeat or message, in ms since the epoch.
+        /// The last heartbeat or message, in ms since the epoch, as of the last message
+        /// through the hub; ``lastHeard`` adds what the session saw since.
         var lastSeen: Int64
         var state: TrellisV1.AgentState
         var session: AgentSession?
+
+        /// The last heartbeat or message, in ms since the epoch.
+        var lastHeard: Int64 { max(lastSeen, session?.lastHeard ?? 0) }
     }
 
     struct PendingCommand {
@@ -53,6 +58,12 @@ public actor AgentHub {
     private var nextCommand: UInt64 = 0
     private let commandPrefix: String
     private var monitor: Task<Void, Never>?
+    /// The earliest time any agent not Unreachable was last heard from, as of the last
+    /// scan for silence. Heard times only move forward and a new connection starts at
+    /// now, so no agent can pass the grace period before this time plus the grace: until
+    /// then the once-a-second check skips the scan, which with thousands of agents would
+    /// otherwise be the hub's main cost between heartbeats.
+    private var oldestHeard: Int64 = 0
 
     init(
         store: any StateStore, heartbeatInterval: Duration, grace: Duration, observeInterval: Duration,
@@ -104,12 +115,12 @@ public actor AgentHub {
     /// the session, with its welcome queued first and the commands waiting for the agent
     /// after it.
     func connected(
-        _ hello: TrellisV1.AgentHello, outbox: AsyncStream<TrellisV1.CoordinatorMessage>.Continuation,
-        welcome: TrellisV1.Welcome
+        _ hello: TrellisV1.AgentHello, welcome: TrellisV1.Welcome,
+        write: @escaping @Sendable (TrellisV1.CoordinatorMessage) async throws -> Void
     ) -> AgentSession {
         nextSession += 1
-        let session = AgentSession(id: nextSession, name: hello.name, outbox: outbox)
         let now = Clock.nowMilliseconds()
+        let session = AgentSession(id: nextSession, name: hello.name, heardAt: now, write: write)
         let previous = entries[hello.name]
         previous?.session?.close()
         entries[hello.name] = Entry(
@@ -133,13 +144,15 @@ public actor AgentHub {
     /// period passes.
     func disconnected(_ session: AgentSession) {
         guard var entry = entries[session.name], entry.session?.id == session.id else { return }
+        entry.lastSeen = entry.lastHeard
         entry.session = nil
         entry.state = .disconnected
         entries[session.name] = entry
         logger.info("agent disconnected", ["agent.name": session.name])
     }
 
-    /// A message from the agent on `session`.
+    /// A message from the agent on `session`. Heartbeats need not come here: the
+    /// session's ``AgentSession/heard(at:)`` records them.
     func received(_ message: TrellisV1.AgentMessage, on session: AgentSession) async {
         guard var entry = entries[session.name], entry.session?.id == session.id else { return }
         entry.lastSeen = Clock.nowMilliseconds()
@@ -167,8 +180,15 @@ public actor AgentHub {
     private func checkSilence() async {
         let now = Clock.nowMilliseconds()
         let limit = grace.milliseconds
+        guard now - oldestHeard > limit else { return }
         var lost: [String] = []
-        for (name, var entry) in entries where entry.state != .unreachable && now - entry.lastSeen > limit {
+        var oldest = now
+        for (name, var entry) in entries where entry.state != .unreachable {
+            let heard = entry.lastHeard
+            guard now - heard > limit else {
+                oldest = min(oldest, heard)
+                continue
+            }
             entry.session?.close()
             entry.session = nil
             entry.state = .unreachable
@@ -178,6 +198,7 @@ public actor AgentHub {
                 "agent unreachable: no heartbeat within the grace period",
                 ["agent.name": name, "grace": "\(grace)"])
         }
+        oldestHeard = oldest
         for name in lost {
             for (id, command) in pending where command.agent == name {
                 pending[id] = nil
@@ -263,7 +284,7 @@ public actor AgentHub {
             if counts[name] == nil { counts[name] = try await store.resources(onAgent: name).count }
             statuses.append(
                 TrellisV1.AgentStatus(
-                    name: name, labels: entry.labels, state: entry.state, lastHeartbeatUnixMs: entry.lastSeen,
+                    name: name, labels: entry.labels, state: entry.state, lastHeartbeatUnixMs: entry.lastHeard,
                     joinedAtUnixMs: entry.joinedAt, drivers: entry.drivers.sorted(),
                     capacity: UInt32(clamping: entry.capacity), hostname: entry.hostname, version: entry.version,
                     resources: UInt32(clamping: counts[name] ?? 0)))
@@ -272,22 +293,86 @@ public actor AgentHub {
     }
 }
 
-/// One connection of an agent: where its outgoing messages go.
+/// One connection of an agent: its outgoing messages, written in the order sent.
+///
+/// A task writes them only while some are waiting, so that an idle connection, the usual
+/// state of thousands of agents, holds no task for its writes. A failed write closes the
+/// session. After ``close()`` nothing more is written.
 final class AgentSession: Sendable {
     let id: UInt64
     let name: String
-    private let outbox: AsyncStream<TrellisV1.CoordinatorMessage>.Continuation
+    private let write: @Sendable (TrellisV1.CoordinatorMessage) async throws -> Void
+    private let outbox = Mutex<Outbox>(Outbox())
+    /// When the agent was last heard from on this connection, in ms since the epoch:
+    /// stored by the connection's reader, read by the hub, so that a heartbeat costs no
+    /// trip through the hub actor.
+    private let heard: Atomic<Int64>
 
-    init(id: UInt64, name: String, outbox: AsyncStream<TrellisV1.CoordinatorMessage>.Continuation) {
-        self.id = id
-        self.name = name
-        self.outbox = outbox
+    /// The messages waiting, whether a task is writing them (at most one is), and whether
+    /// the session is closed.
+    private struct Outbox {
+        var waiting: [TrellisV1.CoordinatorMessage] = []
+        var writing = false
+        var closed = false
     }
 
-    func send(_ message: TrellisV1.CoordinatorMessage) { outbox.yield(message) }
+    init(
+        id: UInt64, name: String, heardAt: Int64,
+        write: @escaping @Sendable (TrellisV1.CoordinatorMessage) async throws -> Void
+    ) {
+        self.id = id
+        self.name = name
+        self.heard = Atomic(heardAt)
+        self.write = write
+    }
 
-    /// Ends the session: its writer stops, and the Connect call with it.
-    func close() { outbox.finish() }
+    /// The last time the agent was heard from on this connection, in ms since the epoch.
+    var lastHeard: Int64 { heard.load(ordering: .relaxed) }
+
+    /// The agent was heard from (any message) at `time`, in ms since the epoch.
+    func heard(at time: Int64) {
+        heard.store(time, ordering: .relaxed)
+    }
+
+    func send(_ message: TrellisV1.CoordinatorMessage) {
+        let startWriting = outbox.withLock { outbox -> Bool in
+            guard !outbox.closed else { return false }
+            outbox.waiting.append(message)
+            guard !outbox.writing else { return false }
+            outbox.writing = true
+            return true
+        }
+        if startWriting { Task { await self.writeWaiting() } }
+    }
+
+    /// Ends the session: messages still waiting are dropped.
+    func close() {
+        outbox.withLock { outbox in
+            outbox.closed = true
+            outbox.waiting.removeAll()
+        }
+    }
+
+    private func writeWaiting() async {
+        while let message = nextWaiting() {
+            do {
+                try await write(message)
+            } catch {
+                close()
+                return
+            }
+        }
+    }
+
+    private func nextWaiting() -> TrellisV1.CoordinatorMessage? {
+        outbox.withLock { outbox in
+            guard !outbox.closed, !outbox.waiting.isEmpty else {
+                outbox.writing = false
+                return nil
+            }
+            return outbox.waiting.removeFirst()
+        }
+    }
 }
 
 /// A command that could not be carried out on an agent.

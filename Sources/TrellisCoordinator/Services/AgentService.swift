@@ -108,6 +108,37 @@ enum AgentService {
         }
         if let problem = AgentName.problem(name) { throw RPCError(.invalidArgument, "agent: \(problem)") }
 
+        // The handler's task lives as long as the stream, and a task keeps the memory its
+        // deepest calls needed until it ends: the store, the engine and the hub are called
+        // from a child task that ends here, and the session writes from a task of its own
+        // only while it has messages, so that an idle agent's stream holds one small task.
+        let session = try await inChildTask {
+            try await register(hello, certificate: certificate, hub: hub, store: store) { message in
+                try await writer.write(message)
+            }
+        }
+
+        // Reads until the agent's side ends; messages after the hub closed the session
+        // (a newer connection, the agent unreachable, shutdown) are ignored by the hub.
+        // A heartbeat only says that the agent is alive, which the session records
+        // itself: thousands of agents' heartbeats cost no trips through the hub actor.
+        while let message = try? await iterator.next() {
+            session.heard(at: Clock.nowMilliseconds())
+            if case .heartbeat? = message.body { continue }
+            await hub.received(message, on: session)
+        }
+        session.close()
+        await hub.disconnected(session)
+        _ = try? await store.write([.touchAgent(name: name, lastSeenAt: Clock.nowMilliseconds())])
+    }
+
+    /// Records the agent and its connection: the store's row, then the hub's session with
+    /// the welcome sent first.
+    private static func register(
+        _ hello: TrellisV1.AgentHello, certificate: PeerCertificate, hub: AgentHub, store: any StateStore,
+        write: @escaping @Sendable (TrellisV1.CoordinatorMessage) async throws -> Void
+    ) async throws -> AgentSession {
+        let name = hello.name
         let now = Clock.nowMilliseconds()
         let record = AgentRecord(
             name: name, publicKeySHA256: certificate.publicKeySHA256, labels: StateCoding.json(hello.labels),
@@ -123,30 +154,18 @@ enum AgentService {
             heartbeatIntervalMs: UInt32(clamping: hub.heartbeatInterval.milliseconds),
             observeIntervalMs: UInt32(clamping: hub.observeInterval.milliseconds),
             resources: try await hub.welcomeResources(for: name))
-        let (outgoing, outbox) = AsyncStream.makeStream(of: TrellisV1.CoordinatorMessage.self)
-        let session = await hub.connected(hello, outbox: outbox, welcome: welcome)
-        defer { outbox.finish() }
+        return await hub.connected(hello, welcome: welcome, write: write)
+    }
 
-        // The writer ends when the session is closed (a newer connection, the agent
-        // unreachable, shutdown); the reader when the agent's side ends. Either ends both.
-        await withTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-                for await message in outgoing {
-                    do { try await writer.write(message) } catch { return }
-                }
-            }
-            tasks.addTask {
-                var messages = requests.makeAsyncIterator()
-                while let message = try? await messages.next() {
-                    await hub.received(message, on: session)
-                }
-            }
-            await tasks.next()
-            tasks.cancelAll()
-            outbox.finish()
+    /// Runs `body` in a child task and returns its result; the child's memory is freed
+    /// when it ends, where the calling task would keep it for the rest of its life.
+    private static func inChildTask<Result: Sendable>(
+        _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        try await withThrowingTaskGroup(of: Result.self) { tasks in
+            tasks.addTask(operation: body)
+            return try await tasks.next()!
         }
-        await hub.disconnected(session)
-        _ = try? await store.write([.touchAgent(name: name, lastSeenAt: Clock.nowMilliseconds())])
     }
 }
 
