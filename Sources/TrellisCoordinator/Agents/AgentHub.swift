@@ -116,11 +116,13 @@ public actor AgentHub {
     /// after it.
     func connected(
         _ hello: TrellisV1.AgentHello, welcome: TrellisV1.Welcome,
-        write: @escaping @Sendable (TrellisV1.CoordinatorMessage) async throws -> Void
+        write: @escaping @Sendable (TrellisV1.CoordinatorMessage) async throws -> Void,
+        onClose: @escaping @Sendable () -> Void = {}
     ) -> AgentSession {
         nextSession += 1
         let now = Clock.nowMilliseconds()
-        let session = AgentSession(id: nextSession, name: hello.name, heardAt: now, write: write)
+        let session = AgentSession(
+            id: nextSession, name: hello.name, heardAt: now, write: write, onClose: onClose)
         let previous = entries[hello.name]
         previous?.session?.close()
         entries[hello.name] = Entry(
@@ -297,11 +299,13 @@ public actor AgentHub {
 ///
 /// A task writes them only while some are waiting, so that an idle connection, the usual
 /// state of thousands of agents, holds no task for its writes. A failed write closes the
-/// session. After ``close()`` nothing more is written.
+/// session. After ``close()`` nothing more is written, and `onClose` ends the connection's
+/// Connect call (its reader stops), so that the agent sees the end and reconnects.
 final class AgentSession: Sendable {
     let id: UInt64
     let name: String
     private let write: @Sendable (TrellisV1.CoordinatorMessage) async throws -> Void
+    private let onClose: @Sendable () -> Void
     private let outbox = Mutex<Outbox>(Outbox())
     /// When the agent was last heard from on this connection, in ms since the epoch:
     /// stored by the connection's reader, read by the hub, so that a heartbeat costs no
@@ -318,12 +322,14 @@ final class AgentSession: Sendable {
 
     init(
         id: UInt64, name: String, heardAt: Int64,
-        write: @escaping @Sendable (TrellisV1.CoordinatorMessage) async throws -> Void
+        write: @escaping @Sendable (TrellisV1.CoordinatorMessage) async throws -> Void,
+        onClose: @escaping @Sendable () -> Void = {}
     ) {
         self.id = id
         self.name = name
         self.heard = Atomic(heardAt)
         self.write = write
+        self.onClose = onClose
     }
 
     /// The last time the agent was heard from on this connection, in ms since the epoch.
@@ -345,12 +351,16 @@ final class AgentSession: Sendable {
         if startWriting { Task { await self.writeWaiting() } }
     }
 
-    /// Ends the session: messages still waiting are dropped.
+    /// Ends the session: messages still waiting are dropped, and the call is ended.
     func close() {
-        outbox.withLock { outbox in
-            outbox.closed = true
-            outbox.waiting.removeAll()
+        let first = outbox.withLock { outbox -> Bool in
+            defer {
+                outbox.closed = true
+                outbox.waiting.removeAll()
+            }
+            return !outbox.closed
         }
+        if first { onClose() }
     }
 
     private func writeWaiting() async {

@@ -113,13 +113,14 @@ enum AgentService {
         // from a child task that ends here, and the session writes from a task of its own
         // only while it has messages, so that an idle agent's stream holds one small task.
         let session = try await inChildTask {
-            try await register(hello, certificate: certificate, hub: hub, store: store) { message in
-                try await writer.write(message)
-            }
+            try await register(
+                hello, certificate: certificate, hub: hub, store: store,
+                write: { message in try await writer.write(message) },
+                onClose: { requests.stopReading() })
         }
 
-        // Reads until the agent's side ends; messages after the hub closed the session
-        // (a newer connection, the agent unreachable, shutdown) are ignored by the hub.
+        // Reads until the agent's side ends, or the hub closes the session (a newer
+        // connection, the agent unreachable, shutdown), which stops the reading.
         // A heartbeat only says that the agent is alive, which the session records
         // itself: thousands of agents' heartbeats cost no trips through the hub actor.
         while let message = try? await iterator.next() {
@@ -136,7 +137,8 @@ enum AgentService {
     /// the welcome sent first.
     private static func register(
         _ hello: TrellisV1.AgentHello, certificate: PeerCertificate, hub: AgentHub, store: any StateStore,
-        write: @escaping @Sendable (TrellisV1.CoordinatorMessage) async throws -> Void
+        write: @escaping @Sendable (TrellisV1.CoordinatorMessage) async throws -> Void,
+        onClose: @escaping @Sendable () -> Void
     ) async throws -> AgentSession {
         let name = hello.name
         let now = Clock.nowMilliseconds()
@@ -154,7 +156,7 @@ enum AgentService {
             heartbeatIntervalMs: UInt32(clamping: hub.heartbeatInterval.milliseconds),
             observeIntervalMs: UInt32(clamping: hub.observeInterval.milliseconds),
             resources: try await hub.welcomeResources(for: name))
-        return await hub.connected(hello, welcome: welcome, write: write)
+        return await hub.connected(hello, welcome: welcome, write: write, onClose: onClose)
     }
 
     /// Runs `body` in a child task and returns its result; the child's memory is freed

@@ -31,6 +31,8 @@ final class StreamState {
 
     /// Why the stream ended abruptly; every operation after it throws this.
     private(set) var terminated: (any Error)?
+    /// Set when the reader gave up: every later read fails with it.
+    private var readerAbandoned: (any Error)?
 
     init(id: UInt32, initialWindow: Int) {
         self.id = id
@@ -88,6 +90,7 @@ final class StreamState {
     /// The next message for a reader, or what the reader must do instead.
     func nextInbound() -> NextInbound {
         if let terminated { return .failed(terminated) }
+        if let readerAbandoned { return .failed(readerAbandoned) }
         if inboundHead < inbound.count {
             let bytes = inbound[inboundHead]
             inbound[inboundHead] = []
@@ -173,8 +176,10 @@ final class StreamState {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Wakes a parked reader with `error` (its task was cancelled); the stream goes on.
+    /// The reader gives up: a parked reader wakes with `error`, and later reads fail
+    /// with it. Sending goes on.
     func abandonReceive(_ error: any Error) {
+        if readerAbandoned == nil { readerAbandoned = error }
         guard let waiter = receiveWaiter else { return }
         receiveWaiter = nil
         waiter.resume(throwing: error)

@@ -114,6 +114,14 @@ public struct RPCRequestStream<Request: WireMessage>: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(call: call)
     }
+
+    /// Stops reading, from any task: a read waiting now, and every later one, throws
+    /// CANCELLED, so that a handler blocked reading can end its call (for a stream it
+    /// decided to close). Responses can still be written.
+    public func stopReading() {
+        let call = call
+        Task { await call.connection.abandonReceive(call.streamID) }
+    }
 }
 
 /// Writes the responses of a streaming call.

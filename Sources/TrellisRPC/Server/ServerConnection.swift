@@ -286,7 +286,9 @@ actor ServerConnection: TransportDelegate, LoopBoundActor {
         }
     }
 
-    private func abandonReceive(_ id: UInt32) {
+    /// The handler of stream `id` stops reading: a read waiting now, and every later
+    /// one, fails with CANCELLED. Its call ends when the handler returns.
+    func abandonReceive(_ id: UInt32) {
         streams[id]?.abandonReceive(RPCError(.cancelled, "rpc: the handler stopped reading"))
     }
 
