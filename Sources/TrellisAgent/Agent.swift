@@ -36,8 +36,7 @@ public actor Agent {
     nonisolated let intake: AsyncStream<TrellisV1.Command>
     nonisolated let intakeContinuation: AsyncStream<TrellisV1.Command>.Continuation
     /// Asks the observation loop for a round now (after a welcome).
-    nonisolated let observeTrigger: AsyncStream<Void>
-    nonisolated let observeTriggerContinuation: AsyncStream<Void>.Continuation
+    nonisolated let observeTrigger = Wakeup()
 
     var commands: CommandBook
     var held = HeldResources()
@@ -90,8 +89,6 @@ public actor Agent {
         self.slots = Slots(configuration.capacity)
         self.commands = CommandBook(retention: configuration.resultRetention)
         (intake, intakeContinuation) = AsyncStream.makeStream(of: TrellisV1.Command.self)
-        (observeTrigger, observeTriggerContinuation) = AsyncStream.makeStream(
-            of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// The built-in drivers: `file`, `directory`, `port`, `exec`, `process` and

@@ -26,18 +26,7 @@ extension Agent {
     /// Waits for the observe interval or for a welcome's request for a round; before
     /// the first welcome, only for the latter.
     private nonisolated func waitForObservationRound() async {
-        let interval = await observeInterval
-        await withTaskGroup(of: Void.self) { group in
-            if let interval {
-                group.addTask { try? await Task.sleep(for: interval) }
-            }
-            group.addTask { [observeTrigger] in
-                var iterator = observeTrigger.makeAsyncIterator()
-                _ = await iterator.next()
-            }
-            await group.next()
-            group.cancelAll()
-        }
+        await observeTrigger.wait(atMost: await observeInterval)
     }
 
     func observationItems() -> [ObservationItem] {

@@ -63,7 +63,7 @@ extension Agent {
             current.reported = current.reported.filter { keys.contains($0.key) }
             session = current
         }
-        observeTriggerContinuation.yield()
+        observeTrigger.signal()
     }
 
     func endSession(_ number: Int) {
