@@ -101,12 +101,28 @@ enum X509Text {
         return Digests.hex(digest.prefix(Int(length)))
     }
 
+    /// Encodes the certificate's own SubjectPublicKeyInfo structure (an ASN.1 template
+    /// encoding) rather than the decoded key: the same DER, without OpenSSL 3's encoder
+    /// lookups, which cost more than the hash on every handshake that reads a peer.
     static func publicKeySHA256(of certificate: OpaquePointer) throws(TLSError) -> String {
+        let what = "encoding a certificate's public key"
         ERR_clear_error()
-        guard let key = X509_get0_pubkey(certificate) else {
-            throw .openSSL(.certificate, "reading a certificate's public key", function: "X509_get0_pubkey")
+        guard let info = X509_get_X509_PUBKEY(certificate) else {
+            throw .openSSL(.certificate, what, function: "X509_get_X509_PUBKEY")
         }
-        return try Digests.publicKeySHA256(of: key)
+        let length = i2d_X509_PUBKEY(info, nil)
+        guard length > 0 else { throw .openSSL(.certificate, what, function: "i2d_X509_PUBKEY") }
+        var der = [UInt8](repeating: 0, count: Int(length))
+        let written = der.withUnsafeMutableBufferPointer { buffer in
+            // i2d_* writes at *cursor and advances it; the array does not move meanwhile.
+            var cursor = buffer.baseAddress
+            return i2d_X509_PUBKEY(info, &cursor)
+        }
+        guard written == length else { throw .openSSL(.certificate, what, function: "i2d_X509_PUBKEY") }
+        let digest = der.withUnsafeBytes { bytes in
+            Result { () throws(TLSError) in try Digests.sha256Hex(bytes, what: "a public key") }
+        }
+        return try digest.get()
     }
 
     /// The DNS names and IP addresses of the subject alternative names, in order.
