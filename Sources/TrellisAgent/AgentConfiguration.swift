@@ -68,8 +68,22 @@ public struct AgentConfiguration: Sendable {
         self.resultRetention = .seconds(600)
         self.welcomeTimeout = .seconds(30)
         self.shutdownGrace = .seconds(10)
-        self.connectTimeout = .seconds(10)
-        self.limits = ClientLimits()
+        // Long enough to wait out a coordinator busy with a fleet's reconnections: an
+        // attempt abandoned mid-handshake wastes the work both sides put into it.
+        self.connectTimeout = .seconds(30)
+        self.limits = Self.defaultLimits
+    }
+
+    /// The client's limits: the runtime's defaults, but a keepalive ping after 60 s (not
+    /// 30 s) without hearing from the coordinator. Its heartbeats already tell the
+    /// coordinator the agent is alive; the ping only finds a coordinator that vanished
+    /// without closing the connection, and across a fleet of thousands the pings (and their
+    /// pongs, which the coordinator must write) would otherwise cost about as much as the
+    /// heartbeats.
+    public static var defaultLimits: ClientLimits {
+        var limits = ClientLimits()
+        limits.keepaliveInterval = .seconds(60)
+        return limits
     }
 
     /// The RPC client's configuration: mutual TLS with ``identity``, verifying the

@@ -66,6 +66,7 @@ public struct CoordinatorOptions: Sendable {
           --max-streams N          concurrent streams per connection (default 1024)
           --max-frame-size BYTES   largest frame accepted (default 4194304)
           --handshake-timeout SEC  TLS handshake limit (default 10)
+          --max-handshakes N       TLS handshakes in progress at once per listener (default 128)
           --idle-timeout SEC       close connections idle this long (default 300)
           --drain-timeout SEC      graceful shutdown limit for open calls (default 10)
           --api-group GROUP        API group of documents, apiVersion GROUP/v1 (default trellis.dev)
@@ -120,6 +121,9 @@ public struct CoordinatorOptions: Sendable {
         }
         if let value = try scanner.value("--handshake-timeout") {
             limits.handshakeTimeout = try Self.seconds(value, "--handshake-timeout")
+        }
+        if let value = try scanner.value("--max-handshakes") {
+            limits.maxConcurrentHandshakes = try Self.integer(value, "--max-handshakes", min: 1)
         }
         if let value = try scanner.value("--idle-timeout") {
             limits.idleTimeout = try Self.seconds(value, "--idle-timeout")

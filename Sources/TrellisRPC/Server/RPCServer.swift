@@ -20,6 +20,8 @@ final class ServerShared: Sendable {
     let pendingConnections = Atomic<Int>(0)
     /// Resumed when the last connection closes during shutdown.
     let emptied = Mutex<[CheckedContinuation<Void, Never>]>([])
+    /// Where the listener's TLS handshakes take turns.
+    let admission: HandshakeAdmission
 
     init(name: String, router: RPCRouter, limits: ServerLimits, logger: Logger, tlsContext: TLSContext) {
         self.name = name
@@ -27,6 +29,7 @@ final class ServerShared: Sendable {
         self.limits = limits
         self.logger = logger
         self.tlsContext = tlsContext
+        self.admission = HandshakeAdmission(limit: limits.maxConcurrentHandshakes)
     }
 
     var connectionCount: Int { connections.withLock { $0.count } + pendingConnections.load(ordering: .relaxed) }
@@ -214,6 +217,7 @@ final class Listener: EventHandler, @unchecked Sendable {
         let transport = FramedTransport(
             loop: loop, fd: fd, peer: peer, tls: tls,
             limits: TransportLimits(maxFrameSize: shared.limits.maxFrameSize))
+        transport.admission = shared.admission
         let connection = ServerConnection(loop: loop, transport: transport, shared: shared)
         shared.connections.withLock { $0[ObjectIdentifier(connection)] = connection }
         shared.pendingConnections.subtract(1, ordering: .relaxed)

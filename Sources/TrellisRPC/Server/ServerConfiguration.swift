@@ -13,6 +13,11 @@ public struct ServerLimits: Sendable, Hashable {
     /// A TLS handshake not finished in this time is abandoned, so idle sockets cannot
     /// hold connection slots.
     public var handshakeTimeout: Duration = .seconds(10)
+    /// TLS handshakes in progress at once on one listener. Beyond it the listener stops
+    /// accepting until one finishes, and new connections wait in the kernel's accept
+    /// queue: after a restart a fleet reconnecting at once gets handshakes finished in
+    /// turn, instead of thousands advancing together until their timeouts waste them.
+    public var maxConcurrentHandshakes: Int = 128
     /// A connection with no open stream for this long is sent GoAway and closed.
     public var idleTimeout: Duration = .seconds(300)
     /// After this long without receiving anything, the server sends a Ping.

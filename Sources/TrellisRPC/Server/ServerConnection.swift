@@ -425,12 +425,21 @@ actor ServerConnection: TransportDelegate, LoopBoundActor {
         let limits = shared.limits
         let now = ContinuousClock.now
         guard transport.isOpen else {
-            if case .handshaking = transport.state, now - transport.createdAt >= limits.handshakeTimeout {
-                transport.abort(
-                    TransportError(
-                        .unavailable, "tls: handshake with \(transport.peer) timed out after \(limits.handshakeTimeout)"
-                    ))
+            guard case .handshaking = transport.state else { return }
+            // A connection waiting for a handshake slot waits for the server, not the
+            // peer; its timeout starts when it gets one.
+            if transport.isWaitingForHandshakeSlot {
+                scheduleHousekeeping(after: limits.handshakeTimeout)
+                return
             }
+            let elapsed = now - transport.handshakeStartedAt
+            guard elapsed >= limits.handshakeTimeout else {
+                scheduleHousekeeping(after: limits.handshakeTimeout - elapsed)
+                return
+            }
+            transport.abort(
+                TransportError(
+                    .unavailable, "tls: handshake with \(transport.peer) timed out after \(limits.handshakeTimeout)"))
             return
         }
         if let pingSentAt, transport.lastReceived < pingSentAt, now - pingSentAt >= limits.keepaliveTimeout {

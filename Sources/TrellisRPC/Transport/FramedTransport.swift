@@ -82,6 +82,27 @@ final class FramedTransport: EventHandler {
     /// When the last bytes arrived from the peer (or the transport was created).
     private(set) var lastReceived: ContinuousClock.Instant = .now
     let createdAt: ContinuousClock.Instant = .now
+    /// Where a server's handshakes take turns; nil on clients.
+    var admission: HandshakeAdmission?
+    private enum Slot {
+        /// Not yet asked for: the peer has not spoken.
+        case none
+        /// Waiting for a slot, reading nothing meanwhile.
+        case waiting
+        /// Holding one until the handshake ends.
+        case held
+        /// Given back.
+        case released
+    }
+    private var slot = Slot.none
+    /// When the handshake could start: creation, or when a waiting connection got its
+    /// slot. The handshake timeout counts from here.
+    private(set) var handshakeStartedAt: ContinuousClock.Instant = .now
+    /// Whether the connection waits for a handshake slot (and so for no timeout).
+    var isWaitingForHandshakeSlot: Bool {
+        if case .waiting = slot { return true }
+        return false
+    }
 
     init(loop: EventLoop, fd: Int32, peer: String, tls: consuming TLSConnection, limits: TransportLimits) {
         self.loop = loop
@@ -96,6 +117,12 @@ final class FramedTransport: EventHandler {
 
     /// Registers with the loop and starts the handshake.
     func start() throws(RPCSystemError) {
+        guard admission == nil else {
+            // A server's handshake starts when the peer has spoken and a slot is free.
+            registeredEvents = EPOLLIN.rawValue
+            try loop.register(fd, events: registeredEvents, handler: self)
+            return
+        }
         registeredEvents = EPOLLIN.rawValue | EPOLLOUT.rawValue
         try loop.register(fd, events: registeredEvents, handler: self)
         advanceHandshake()
@@ -169,6 +196,7 @@ final class FramedTransport: EventHandler {
                 finishClose(TransportError(.unavailable, "tls: handshake with \(peer) failed: connection reset"))
                 return
             }
+            guard takeHandshakeSlot() else { return }
             advanceHandshake()
             return
         }
@@ -181,9 +209,57 @@ final class FramedTransport: EventHandler {
         updateInterest()
     }
 
+    /// Whether the handshake may go on now; when every slot is taken, stops listening
+    /// until ``admitted()`` runs.
+    private func takeHandshakeSlot() -> Bool {
+        guard let admission else { return true }
+        switch slot {
+        case .held, .released:
+            return true
+        case .waiting:
+            return false
+        case .none:
+            let loop = loop
+            let waiter = WaitingTransport(self)
+            if admission.enter(orWait: {
+                loop.execute {
+                    guard let transport = waiter.transport else {
+                        admission.leave()
+                        return
+                    }
+                    transport.admitted()
+                }
+            }) {
+                slot = .held
+                return true
+            }
+            slot = .waiting
+            setInterest(0)
+            return false
+        }
+    }
+
+    /// A slot came free for this waiting connection.
+    private func admitted() {
+        guard case .waiting = slot else { return }
+        slot = .held
+        guard case .handshaking = state else {
+            releaseHandshakeSlot()
+            return
+        }
+        handshakeStartedAt = .now
+        advanceHandshake()
+    }
+
+    private func releaseHandshakeSlot() {
+        if case .held = slot { admission?.leave() }
+        slot = .released
+    }
+
     private func advanceHandshake() {
         switch tls.handshake() {
         case .complete:
+            releaseHandshakeSlot()
             state = .open
             lastReceived = .now
             updateInterest()
@@ -337,6 +413,8 @@ final class FramedTransport: EventHandler {
         default: wasOpen = false
         }
         state = .closed
+        // A waiting connection keeps its place: when its turn comes it passes the slot on.
+        if case .held = slot { releaseHandshakeSlot() }
         if let closeTimer { loop.cancelTimer(closeTimer) }
         if wasOpen && error == nil { tls.shutdown() }
         loop.deregister(fd)
@@ -344,5 +422,15 @@ final class FramedTransport: EventHandler {
         outbound = []
         decoder = FrameDecoder(maxFrameSize: limits.maxFrameSize)
         delegate?.transportDidClose(error)
+    }
+}
+
+/// A weak reference to a transport waiting for a handshake slot, carried to its loop.
+private final class WaitingTransport: @unchecked Sendable {
+    // @unchecked Sendable: the reference is only followed on the transport's own loop.
+    weak var transport: FramedTransport?
+
+    init(_ transport: FramedTransport) {
+        self.transport = transport
     }
 }

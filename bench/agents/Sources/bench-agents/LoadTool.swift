@@ -38,8 +38,13 @@ enum LoadTool {
         let caKeyPEM = try readFile(options.caKeyPath)
 
         let group = try EventLoopGroup(loopCount: options.loops, namePrefix: "agents")
+        // The limits and connect timeout of a real agent (AgentConfiguration): a keepalive
+        // ping after 60 s without hearing from the coordinator, 30 s to connect.
+        var limits = ClientLimits()
+        limits.keepaliveInterval = .seconds(60)
         let base = RPCClient.Configuration(
-            address: target, tls: TLSClientConfiguration(serverName: options.serverName, trustRootsPEM: caPEM))
+            address: target, tls: TLSClientConfiguration(serverName: options.serverName, trustRootsPEM: caPEM),
+            connectTimeout: .seconds(30), limits: limits)
         let workers = options.workers > 0 ? options.workers : EventLoopGroup.defaultLoopCount
         let began = Monotonic.seconds()
         let clients = try Identities.makeClients(

@@ -1,0 +1,72 @@
+import Testing
+import TrellisAPI
+import TrellisRPC
+import TrellisTestSupport
+
+@Suite("TLS handshakes take turns at the listener's limit")
+struct HandshakeAdmissionTests {
+    @Test("connections that never speak hold no handshake slot")
+    func silentConnectionsHoldNoSlot() async throws {
+        var limits = ServerLimits()
+        limits.maxConcurrentHandshakes = 1
+        let server = try await TestRPCServer.start(limits: limits)
+        var silent: [RawTCPClient] = []
+        for _ in 0..<20 { silent.append(try RawTCPClient(address: server.address)) }
+        #expect(await eventually { server.server.connectionCount == 20 })
+
+        let client = try server.makeClient()
+        let response = try await client.unary(EchoV1.EchoService.echo, EchoV1.EchoRequest(payload: [7]))
+        #expect(response.payload == [7])
+        await client.close()
+        silent.removeAll()
+        await server.stop()
+    }
+
+    @Test("a handshake that stalls holds its slot until its timeout, then the next one proceeds")
+    func stalledHandshakeTimesOut() async throws {
+        var limits = ServerLimits()
+        limits.maxConcurrentHandshakes = 1
+        limits.handshakeTimeout = .milliseconds(800)
+        let server = try await TestRPCServer.start(limits: limits, loops: 1)
+        // One byte of a TLS record header: the connection has spoken, takes the only
+        // slot, and never finishes.
+        let stalled = try RawTCPClient(address: server.address)
+        try stalled.send([0x16])
+        #expect(await eventually { server.server.connectionCount == 1 })
+
+        let client = try server.makeClient()
+        let started = ContinuousClock.now
+        let response = try await client.unary(
+            EchoV1.EchoService.echo, EchoV1.EchoRequest(payload: [9]), options: CallOptions(timeout: .seconds(20)))
+        let waited = ContinuousClock.now - started
+        #expect(response.payload == [9])
+        // It waited for the stalled handshake's timeout, not for its own.
+        #expect(waited >= .milliseconds(500), "answered after \(waited)")
+        await client.close()
+        await server.stop()
+    }
+
+    @Test("many clients at once behind a limit of two all connect and are answered")
+    func manyClientsTakeTurns() async throws {
+        var limits = ServerLimits()
+        limits.maxConcurrentHandshakes = 2
+        let server = try await TestRPCServer.start(limits: limits)
+        let answered = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    let client = try server.makeClient()
+                    let response = try await client.unary(
+                        EchoV1.EchoService.echo, EchoV1.EchoRequest(payload: [UInt8(index)]),
+                        options: CallOptions(timeout: .seconds(30)))
+                    await client.close()
+                    return response.payload
+                }
+            }
+            var payloads: [[UInt8]] = []
+            for try await payload in group { payloads.append(payload) }
+            return payloads
+        }
+        #expect(Set(answered) == Set((0..<40).map { [UInt8($0)] }))
+        await server.stop()
+    }
+}
