@@ -1,4 +1,5 @@
 import TrellisCommandLine
+import TrellisDomain
 import TrellisLogging
 import TrellisRPC
 
@@ -80,7 +81,12 @@ public enum AgentCommand {
                     .configuration,
                     "--join-token is required on the first start (\(directory.statePath) does not exist)")
             }
-            let token = try JoinToken(parsing: tokenText)
+            let token: JoinToken
+            do {
+                token = try JoinToken(parsing: tokenText)
+            } catch {
+                throw AgentError(.configuration, "--join-token: \(error)")
+            }
             joined = try await Agent.join(
                 coordinator: options.coordinator, serverName: options.serverName, token: token,
                 name: options.name ?? AgentName.derived(fromHostname: AgentName.hostname()), labels: options.labels,

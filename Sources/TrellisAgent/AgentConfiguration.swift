@@ -1,3 +1,4 @@
+import TrellisDomain
 import TrellisRPC
 import TrellisTLS
 

@@ -1,4 +1,5 @@
 import TrellisCommandLine
+import TrellisDomain
 import TrellisLogging
 import TrellisRPC
 

@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import TrellisAPI
 import TrellisAgent
+import TrellisDomain
 import TrellisRPC
 import TrellisTLS
 import TrellisTestSupport

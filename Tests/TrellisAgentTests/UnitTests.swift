@@ -1,6 +1,7 @@
 import Testing
 import TrellisAgent
 import TrellisCommandLine
+import TrellisDomain
 import TrellisLogging
 
 @Suite("Agent names, join tokens and flags")
@@ -37,7 +38,7 @@ struct AgentNameAndTokenTests {
         "malformed join tokens are refused",
         arguments: ["", "a.b", "a..\(String(repeating: "0", count: 64))", "a.b.xyz"])
     func tokenRefused(text: String) {
-        #expect(throws: AgentError.self) { try JoinToken(parsing: text) }
+        #expect(throws: JoinToken.FormatError.self) { try JoinToken(parsing: text) }
     }
 
     @Test("flags parse, with the server name defaulting to the coordinator's host")

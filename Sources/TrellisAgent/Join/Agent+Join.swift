@@ -1,4 +1,5 @@
 import TrellisAPI
+import TrellisDomain
 import TrellisLogging
 import TrellisRPC
 import TrellisTLS

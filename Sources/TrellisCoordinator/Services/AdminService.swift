@@ -1,4 +1,5 @@
 import TrellisAPI
+import TrellisDomain
 import TrellisLogging
 import TrellisRPC
 import TrellisStore
@@ -27,7 +28,7 @@ enum AdminService {
                 guard ttl <= 365 * 24 * 3600 else {
                     throw RPCError(.invalidArgument, "admin: a join token lasts at most a year")
                 }
-                let token = JoinToken.generate(fingerprint: caFingerprint)
+                let token = JoinToken.generate(caFingerprint: caFingerprint)
                 let now = Clock.nowMilliseconds()
                 let expires = now + Int64(ttl) * 1000
                 try await store.write([

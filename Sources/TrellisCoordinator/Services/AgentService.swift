@@ -1,4 +1,5 @@
 import TrellisAPI
+import TrellisDomain
 import TrellisLogging
 import TrellisRPC
 import TrellisStore
@@ -41,7 +42,7 @@ enum AgentService {
                 "join: this coordinator signs no agent certificates (start trellisd with --client-ca-key)")
         }
         if let problem = AgentName.problem(request.name) { throw RPCError(.invalidArgument, "join: \(problem)") }
-        guard let token = JoinToken(parsing: request.token) else {
+        guard let token = try? JoinToken(parsing: request.token) else {
             throw RPCError(.permissionDenied, "join: the join token is malformed (expected ID.SECRET.FINGERPRINT)")
         }
         let certificate: Certificate
