@@ -126,4 +126,48 @@ struct AgentPlacementTests {
                 })
         }
     }
+
+    @Test("apply again repairs a resource marked Drifted; drift reported during an operation is repaired after it")
+    func driftAndOperations() async throws {
+        try await AgentCluster.with(extra: ["--observe-interval", "200ms"]) { cluster in
+            let data = cluster.agentDirectory("mender")
+            _ = try cluster.startAgent(name: "mender", data: data, token: try await cluster.joinToken())
+
+            // reconcile: report, then apply again: the drifted resource is applied again.
+            let report = try cluster.write(Self.drifting("report"))
+            #expect(try await cluster.trellis(["apply", "-f", report]).status == 0)
+            let reportPath = "\(data)/environments/watched-report/note.txt"
+            try "tampered\n".write(toFile: reportPath, atomically: false, encoding: .utf8)
+            #expect(
+                try await eventually(timeout: .seconds(20)) {
+                    try await cluster.resources("watched-report")["note"]?["phase"] as? String == "Drifted"
+                })
+            let again = try await cluster.trellis(["apply", "-f", report])
+            #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
+            #expect(try String(contentsOfFile: reportPath, encoding: .utf8) == "as applied\n")
+
+            // reconcile: auto, with an operation running when the drift is found.
+            let script = try cluster.write(
+                "#!/bin/sh\ntouch slow-started\nsleep 2\necho '{}'\n", named: "slow.sh")
+            chmod(script, 0o755)
+            let auto = try cluster.write(Self.drifting("auto"))
+            #expect(try await cluster.trellis(["apply", "-f", auto]).status == 0)
+            let slower = try cluster.write(
+                Self.drifting("auto").replacingOccurrences(
+                    of: "note: {type: file",
+                    with: "slow: {type: exec, params: {apply: [\"\(script)\"]}}\n    note: {type: file"))
+            let applying = Task { try await cluster.trellis(["apply", "-f", slower]) }
+            let autoDirectory = "\(data)/environments/watched-auto"
+            #expect(
+                await eventually(timeout: .seconds(20)) {
+                    FileManager.default.fileExists(atPath: "\(autoDirectory)/slow-started")
+                })
+            try "tampered\n".write(toFile: "\(autoDirectory)/note.txt", atomically: false, encoding: .utf8)
+            #expect(try await applying.value.status == 0)
+            #expect(
+                await eventually(timeout: .seconds(20)) {
+                    (try? String(contentsOfFile: "\(autoDirectory)/note.txt", encoding: .utf8)) == "as applied\n"
+                }, "coordinator log:\n\(cluster.coordinator.log)")
+        }
+    }
 }

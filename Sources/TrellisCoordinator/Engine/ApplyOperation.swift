@@ -103,7 +103,8 @@ extension EnvironmentEngine {
                 plan.steps.map { ($0.resource, $0.action) }, uniquingKeysWith: { first, _ in first })
             for resource in resolved.resources {
                 let stepAction = actions[resource.name]
-                if stepAction == .unchanged, let record = recordsByName[resource.name] {
+                // A resource found drifted is applied again even when its spec is unchanged.
+                if stepAction == .unchanged, let record = recordsByName[resource.name], record.drift.isEmpty {
                     completed.insert(resource.name)
                     outputs.set(resource.name, try StateCoding.map(fromJSON: record.outputs, what: "outputs"))
                     continue
@@ -188,10 +189,13 @@ extension EnvironmentEngine {
                 record.outputs = SpecValue.map(produced.values).canonicalJSON
                 record.secretOutputKeys = produced.secretKeys.sorted()
                 record.finishedAt = Clock.nowMilliseconds()
-                try await self.persistTransition([
+                var done: [StoreMutation] = [
                     .upsertResource(record),
                     .appendJournal(self.journal(name, resource.name, Operation.apply, .succeeded)),
-                ])
+                ]
+                // Applied, a resource an agent holds matches its spec again.
+                if agent != nil { done.append(.setResourceDrift(environment: name, name: resource.name, drift: "")) }
+                try await self.persistTransition(done)
                 outputs.set(resource.name, produced.values)
                 self.publish(
                     name, .resourceReady, resource: resource.name, phase: ResourcePhase.ready, attempt: attempt,

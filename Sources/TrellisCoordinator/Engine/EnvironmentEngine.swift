@@ -223,17 +223,21 @@ public actor EnvironmentEngine {
     /// Whether an operation of environment `name` is running.
     func isRunning(_ name: String) -> Bool { running[name] != nil }
 
-    /// Runs `body` as the one operation of environment `name`.
-    func launch(_ name: String, _ body: @escaping @Sendable (EnvironmentEngine) async -> Void) {
+    /// Runs `body` as the one operation of environment `name`. After any operation but a
+    /// repair, drift reported while it ran is repaired (agents report a change once).
+    func launch(
+        _ name: String, repair: Bool = false, _ body: @escaping @Sendable (EnvironmentEngine) async -> Void
+    ) {
         precondition(running[name] == nil, "two operations on environment \(name)")
         running[name] = Task { [self] in
             await body(self)
-            await self.finished(name)
+            await self.finished(name, repair: repair)
         }
     }
 
-    private func finished(_ name: String) {
+    private func finished(_ name: String, repair: Bool) {
         running[name] = nil
+        if !repair { Task { await self.repairPendingDrift(of: name) } }
     }
 
     // MARK: - Persistence and events

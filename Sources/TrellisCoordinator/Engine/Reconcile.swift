@@ -65,14 +65,32 @@ extension EnvironmentEngine {
         guard record.phase == ResourcePhase.ready else { return }
         guard let environmentRecord = try await store.environment(named: environment) else { return }
         if Self.reconcileMode(environmentRecord) == .auto {
+            // With an operation running, the repair waits for it to end (see `finished`).
             guard !isRunning(environment) else { return }
-            launch(environment) { engine in await engine.repair(environment, record.name) }
+            launch(environment, repair: true) { engine in await engine.repair(environment, record.name) }
         } else {
             var drifted = record
             drifted.phase = ResourcePhase.drifted
             drifted.drift = drift
             try await persistTransition([.upsertResource(drifted)])
             publish(environment, .resourceDrifted, resource: record.name, phase: ResourcePhase.drifted, message: drift)
+        }
+    }
+
+    /// After an operation of `environment` ends: repairs its Ready resources whose drift
+    /// was recorded meanwhile, one operation for all of them, when it reconciles
+    /// automatically.
+    func repairPendingDrift(of environment: String) async {
+        guard !isRunning(environment),
+            let record = try? await store.environment(named: environment), !record.deletionRequested,
+            Self.reconcileMode(record) == .auto,
+            let drifted = try? await store.resources(inEnvironment: environment).filter({
+                $0.phase == ResourcePhase.ready && !$0.drift.isEmpty
+            }),
+            !drifted.isEmpty
+        else { return }
+        launch(environment, repair: true) { engine in
+            for resource in drifted { await engine.repair(environment, resource.name) }
         }
     }
 
