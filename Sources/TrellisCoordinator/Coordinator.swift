@@ -159,10 +159,11 @@ public final class Coordinator: Sendable {
             let boundAgent = self.agentAddress
         {
             do {
-                let issued = try authority.issueClientCertificate(commonName: LocalAgentCredentials.name)
+                let identity = try Credentials.localAgentIdentity(
+                    name: LocalAgentCredentials.name, authority: authority, in: directory, logger: logger)
                 try await localAgent.start(
                     LocalAgentCredentials(
-                        coordinator: boundAgent, serverName: "localhost", identity: try issued.identity(),
+                        coordinator: boundAgent, serverName: "localhost", identity: identity,
                         caPEM: credentials.clientCAPEM, dataDirectory: directory.file("agent")))
                 runningLocalAgent = localAgent
             } catch {

@@ -164,5 +164,23 @@ struct AgentLifecycleTests {
             "trellis", ["get", "environment", "local-files"], environment: environment)
         #expect(get.stdout.contains("local"))
         await trellisd.terminate()
+
+        // Started again on the same data, the local agent is the same agent (same key).
+        let again = try TrellisdProcess(
+            arguments: [
+                "--dev", "--data", trellisd.dataDirectory, "--listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0",
+            ],
+            dataDirectory: trellisd.dataDirectory)
+        let (secondAPI, _) = try await again.waitUntilReady()
+        var secondEnvironment = environment
+        secondEnvironment["TRELLIS_SERVER"] = secondAPI.description
+        let reconnected = try await eventually(timeout: .seconds(30)) {
+            let outcome = try await runBuiltExecutable(
+                "trellis", ["get", "agents", "-o", "json"], environment: secondEnvironment)
+            return outcome.stdout.contains("\"Connected\"")
+        }
+        #expect(reconnected, "log:\n\(again.log)")
+        #expect(!again.log.contains("already registered"))
+        await again.terminate()
     }
 }

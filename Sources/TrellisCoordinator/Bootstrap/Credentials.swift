@@ -21,6 +21,42 @@ public struct Credentials: Sendable {
         public static let serverCertificate = "server.pem"
         public static let serverKey = "server.key"
         public static let adminToken = "admin.token"
+        /// The in-process agent's key and certificate: kept, because the coordinator
+        /// binds an agent's name to its key.
+        public static let localAgentKey = "local-agent.key"
+        public static let localAgentCertificate = "local-agent.pem"
+    }
+
+    /// Dev mode: the identity of the in-process agent `name`, made on first start and
+    /// reused after, so that its name stays bound to one key. A certificate within 30 days
+    /// of expiry, or not issued by the CA, is replaced (with the same key).
+    static func localAgentIdentity(
+        name: String, authority: CertificateAuthority, in directory: DataDirectory, logger: Logger
+    ) throws -> TLSIdentity {
+        let renewalMargin: Int64 = 30 * 24 * 3600
+        let key: PrivateKey
+        if directory.exists(FileName.localAgentKey) {
+            key = try PrivateKey(pem: directory.read(FileName.localAgentKey))
+            if directory.exists(FileName.localAgentCertificate) {
+                let certificatePEM = try directory.read(FileName.localAgentCertificate)
+                let info = try Certificate(pem: certificatePEM).info()
+                let keyPEM = try key.pemRepresentation()
+                if info.issuer == (try authority.certificate.info()).subject, info.commonName == name,
+                    info.notAfter - CertificateValidity.currentTime() > renewalMargin
+                {
+                    return TLSIdentity(certificateChainPEM: certificatePEM, privateKeyPEM: keyPEM)
+                }
+            }
+        } else {
+            key = try PrivateKey.generate()
+            try key.write(to: directory.file(FileName.localAgentKey))
+        }
+        let request = try SigningRequest(pem: key.makeCertificateSigningRequest(commonName: name))
+        let certificate = try authority.sign(request, usage: .client)
+        try certificate.write(to: directory.file(FileName.localAgentCertificate))
+        logger.info("issued the local agent's certificate", ["file": directory.file(FileName.localAgentCertificate)])
+        return TLSIdentity(
+            certificateChainPEM: try certificate.pemRepresentation(), privateKeyPEM: try key.pemRepresentation())
     }
 
     /// Dev mode: a CA and a server certificate for localhost and 127.0.0.1 in the data
