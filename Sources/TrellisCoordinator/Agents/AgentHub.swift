@@ -265,8 +265,6 @@ public actor AgentHub {
         return candidates.min { (load[$0.name] ?? 0, $0.name) < (load[$1.name] ?? 0, $1.name) }?.name
     }
 
-    func state(of agent: String) -> TrellisV1.AgentState? { entries[agent]?.state }
-
     /// What a connecting agent is told it holds.
     func welcomeResources(for agent: String) async throws -> [TrellisV1.AgentResource] {
         try await observers.welcomeResources(agent)

@@ -57,7 +57,4 @@ final class HandshakeAdmission: Sendable {
         }
         next?()
     }
-
-    /// Handshakes holding a slot now.
-    var inProgress: Int { state.withLock { $0.inProgress } }
 }
