@@ -36,8 +36,10 @@ extension TLSConnection {
     /// ``pendingReadableBytes``) with nothing left on the socket, so readiness of the
     /// socket alone does not say whether plaintext is waiting.
     ///
+    /// - Parameter oneRecord: stop after the first record that brought bytes, which shows
+    ///   how the peer's writes were split into records (tests use it).
     /// - Precondition: `buffer` is not empty.
-    public mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> TLSReadResult {
+    public mutating func read(into buffer: UnsafeMutableRawBufferPointer, oneRecord: Bool = false) -> TLSReadResult {
         precondition(!buffer.isEmpty, "a TLS read needs room for at least one byte")
         if let deferred = deferredReadFailure {
             deferredReadFailure = nil
@@ -52,6 +54,8 @@ extension TLSConnection {
             let savedErrno = errno
             if returnCode == 1 {
                 total += count
+                // One SSL_read returns the plaintext of one record at most.
+                if oneRecord { break }
                 continue
             }
 

@@ -58,6 +58,7 @@ struct BadInputTests {
         #expect(StatusCode(rawValue: reply.code) == .resourceExhausted)
         #expect(reply.message.contains("\(length)"))
         try await expectServing(server)
+        raw.disconnect()
         await server.stop()
     }
 
@@ -82,6 +83,7 @@ struct BadInputTests {
             return
         }
         #expect(StatusCode(rawValue: close.code) == .failedPrecondition)
+        raw.disconnect()
         await server.stop()
     }
 
@@ -94,6 +96,7 @@ struct BadInputTests {
         let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
         try await expectServing(server)
+        raw.disconnect()
         await server.stop()
     }
 
@@ -106,6 +109,7 @@ struct BadInputTests {
         let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
         try await expectServing(server)
+        raw.disconnect()
         await server.stop()
     }
 
@@ -119,6 +123,7 @@ struct BadInputTests {
         let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
         #expect(reply.message.contains("UTF-8"))
+        raw.disconnect()
         await server.stop()
     }
 
@@ -134,6 +139,7 @@ struct BadInputTests {
         let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
         try await expectServing(server)
+        raw.disconnect()
         await server.stop()
     }
 
@@ -164,6 +170,7 @@ struct BadInputTests {
         #expect(frames.contains { if case .ping = $0.kind { true } else { false } })
         let reply = try #require(goAway(in: frames))
         #expect(reply.message.contains("keepalive"))
+        raw.disconnect()
         await server.stop()
     }
 
@@ -208,6 +215,7 @@ struct BadInputTests {
             return
         }
         #expect(try EchoV1.EchoResponse(decoding: message.data).payload == [7])
+        raw.disconnect()
         await server.stop()
     }
 
@@ -222,6 +230,7 @@ struct BadInputTests {
         let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
         #expect(reply.lastStreamId == 5)
+        raw.disconnect()
         await server.stop()
     }
 
@@ -242,6 +251,7 @@ struct BadInputTests {
             return
         }
         #expect(StatusCode(rawValue: close.code) == .invalidArgument)
+        raw.disconnect()
         await server.stop()
     }
 
@@ -274,6 +284,7 @@ struct BadInputTests {
         try await raw.send(prefix(UInt32.max))
         let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(reply.lastStreamId == 3)
+        raw.disconnect()
         await server.stop()
     }
 
@@ -291,6 +302,7 @@ struct BadInputTests {
         try await raw.send(frame: frame)
         let reply = try #require(goAway(in: try await raw.readUntilClosed()))
         #expect(StatusCode(rawValue: reply.code) == .invalidArgument)
+        raw.disconnect()
         await server.stop()
     }
 
@@ -313,6 +325,7 @@ struct BadInputTests {
         // The chat handler may finish first (OK) when it sees the HalfClose; otherwise
         // the late message is refused.
         #expect(code == .failedPrecondition || code == .ok)
+        raw.disconnect()
         await server.stop()
     }
 
@@ -338,6 +351,7 @@ struct BadInputTests {
             return
         }
         #expect(StatusCode(rawValue: close.code) == .invalidArgument)
+        raw.disconnect()
         await server.stop()
     }
 }

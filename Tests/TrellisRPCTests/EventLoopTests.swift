@@ -10,6 +10,17 @@ private final class Fired: Sendable {
     var values: [Int] { storage.withLock { $0 } }
 }
 
+/// Lines appended in order from any thread.
+private final class Log: Sendable {
+    private let storage = Mutex<[String]>([])
+    func append(_ line: String) { storage.withLock { $0.append(line) } }
+    var values: [String] { storage.withLock { $0 } }
+}
+
+/// A nonisolated async function that never suspends.
+@inline(never)
+private func passThrough(_ value: Int) async -> Int { value }
+
 /// An actor that runs on a given event loop.
 private actor OnLoop {
     nonisolated let loop: EventLoop
@@ -83,8 +94,29 @@ struct EventLoopTests {
     @Test("a task preferring a loop as its executor runs there")
     func taskExecutorPreference() async throws {
         let loop = try EventLoop(name: "prefer")
-        let onLoop = await Task(executorPreference: loop) { loop.inEventLoop }.value
+        let onLoop = await Task(executorPreference: loop.taskExecutor) { loop.inEventLoop }.value
         #expect(onLoop)
+        await loop.shutdown()
+    }
+
+    @Test("a task preferring a loop runs on through nonisolated async calls without giving up the loop")
+    func nonisolatedCallsRunInline() async throws {
+        let loop = try EventLoop(name: "inline")
+        let log = Log()
+        let tasks = await withCheckedContinuation { (started: CheckedContinuation<[Task<Void, Never>], Never>) in
+            loop.execute {
+                // Both tasks' first jobs are queued now, the first task's ahead.
+                let first = Task(executorPreference: loop.taskExecutor) {
+                    log.append("first: before")
+                    _ = await passThrough(1)
+                    log.append("first: after")
+                }
+                let second = Task(executorPreference: loop.taskExecutor) { log.append("second") }
+                started.resume(returning: [first, second])
+            }
+        }
+        for task in tasks { await task.value }
+        #expect(log.values == ["first: before", "first: after", "second"])
         await loop.shutdown()
     }
 

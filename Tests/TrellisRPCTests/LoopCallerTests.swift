@@ -20,7 +20,7 @@ struct LoopCallerTests {
             logger: Logger(label: "test.client", sink: TestLogSink.shared))
         let count = 10_000
         for _ in 0..<2 {
-            let received = try await withTaskExecutorPreference(group.loops[0]) {
+            let received = try await withTaskExecutorPreference(group.loops[0].taskExecutor) {
                 try await client.serverStreaming(
                     EchoV1.EchoService.expand, EchoV1.EchoRequest(count: UInt32(count), responseSize: 64),
                     options: CallOptions(timeout: .seconds(60))
@@ -47,7 +47,7 @@ struct LoopCallerTests {
         let client = try RPCClient(
             configuration: server.clientConfiguration(), group: group,
             logger: Logger(label: "test.client", sink: TestLogSink.shared))
-        let total = try await withTaskExecutorPreference(group.loops[0]) {
+        let total = try await withTaskExecutorPreference(group.loops[0].taskExecutor) {
             try await withThrowingTaskGroup(of: Int.self) { tasks in
                 for task in 0..<32 {
                     tasks.addTask {

@@ -99,6 +99,12 @@ public final class RawTLSClient: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// Ends the connection from this side (the descriptor stays open until the client
+    /// goes away), so that a server stopping afterwards need not wait for it.
+    public func disconnect() {
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+
     /// Writes bytes as they are: a length prefix, a frame, garbage.
     public func send(_ bytes: [UInt8]) async throws {
         try await runBlocking { try self.sendBlocking(bytes) }
@@ -150,6 +156,38 @@ public final class RawTLSClient: @unchecked Sendable {
                 _ = RawSocket.poll(fd, events: Int16(POLLOUT), timeout: deadline - .now)
             case .closed, .failed:
                 closed = true
+            }
+        }
+    }
+
+    /// The frames in the plaintext of the next single read from the server: one TLS
+    /// record, so they are what the server wrote in one flush. Fails if frames from an
+    /// earlier read are still buffered or a frame is cut at the record's end.
+    public func readRecordFrames(timeout: Duration = .seconds(10)) async throws -> [WireV1.Frame] {
+        try await runBlocking {
+            guard try self.decoder.nextFrame() == nil else { throw RawClientError("frames already buffered") }
+            let deadline = ContinuousClock.now + timeout
+            var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+            while true {
+                let result = buffer.withUnsafeMutableBytes { self.tls.read(into: $0, oneRecord: true) }
+                switch result {
+                case .bytes(let count):
+                    buffer.withUnsafeBytes { self.decoder.append(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+                    var frames: [WireV1.Frame] = []
+                    while let frame = try self.decoder.nextFrame() { frames.append(frame) }
+                    guard self.decoder.bufferedByteCount == 0 else {
+                        throw RawClientError("a frame continues past the record")
+                    }
+                    return frames
+                case .wantRead:
+                    if ContinuousClock.now >= deadline { throw RawClientError("nothing within \(timeout)") }
+                    _ = RawSocket.poll(self.fd, events: Int16(POLLIN), timeout: deadline - .now)
+                case .wantWrite:
+                    _ = RawSocket.poll(self.fd, events: Int16(POLLOUT), timeout: deadline - .now)
+                case .closed, .failed:
+                    self.closed = true
+                    return []
+                }
             }
         }
     }

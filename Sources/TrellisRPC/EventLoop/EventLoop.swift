@@ -5,7 +5,8 @@ import Synchronization
 import Glibc
 #endif
 
-/// One thread running `epoll_wait`, which is also a serial executor and a task executor.
+/// One thread running `epoll_wait`, which is also a serial executor; its ``taskExecutor``
+/// runs tasks that prefer the loop on the same thread.
 ///
 /// Everything a loop owns (file-descriptor handlers, timers, the connections registered
 /// on it) is touched only on the loop's own thread. Other threads reach it through
@@ -22,7 +23,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Work handed in from any thread, protected by its mutex.
     private struct Pending {
-        var jobs: [UnownedJob] = []
+        var jobs: [QueuedJob] = []
         var closures: [@Sendable () -> Void] = []
         /// Whether an eventfd write is outstanding, so producers write it only once.
         var wakeupSignalled = false
@@ -34,14 +35,28 @@ public final class EventLoop: @unchecked Sendable {
         var handlers: [Int32: any EventHandler] = [:]
         var timers = TimerQueue()
         var endOfTurn: [() -> Void] = []
+        var afterEndOfTurn: [() -> Void] = []
         /// A scratch buffer for socket reads, shared by every connection on the loop.
         let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
         deinit { readBuffer.deallocate() }
     }
 
+    /// A job and the executor it was enqueued on.
+    private struct QueuedJob {
+        var job: UnownedJob
+        /// Enqueued on ``taskExecutor`` (a task preferring the loop, outside any actor),
+        /// rather than on the loop as the serial executor of an actor.
+        var forTask: Bool
+    }
+
     /// A short name used in thread names and logs, e.g. `loop-0`.
     public let name: String
+    /// Runs tasks that prefer this loop (`Task(executorPreference: loop.taskExecutor)`)
+    /// on its thread. It is a separate object because a job's executor is known only by
+    /// where it was enqueued: a task's job run as the loop's serial executor would have
+    /// to hop again at its next nonisolated call.
+    public private(set) var taskExecutor: LoopTaskExecutor!
     private let epollFD: Int32
     private let wakeFD: Int32
     private let pending = Mutex(Pending())
@@ -61,6 +76,7 @@ public final class EventLoop: @unchecked Sendable {
         }
         self.epollFD = epollFD
         self.wakeFD = wakeFD
+        self.taskExecutor = LoopTaskExecutor(loop: self)
 
         var event = epoll_event()
         event.events = EPOLLIN.rawValue
@@ -164,6 +180,13 @@ public final class EventLoop: @unchecked Sendable {
         confined.endOfTurn.append(body)
     }
 
+    /// Runs `body` once the end-of-turn callbacks queued so far have run, so that what it
+    /// starts is flushed apart from what came before. Loop thread only.
+    func afterEndOfTurn(_ body: @escaping () -> Void) {
+        precondition(inEventLoop, "EventLoop.afterEndOfTurn called off the loop thread")
+        confined.afterEndOfTurn.append(body)
+    }
+
     // MARK: - The loop
 
     private func runLoop() {
@@ -218,10 +241,18 @@ public final class EventLoop: @unchecked Sendable {
             }
             stop = stopRequested
             let queueEmpty = jobs.isEmpty && closures.isEmpty
-            if queueEmpty && confined.endOfTurn.isEmpty { break }
+            if queueEmpty && confined.endOfTurn.isEmpty && confined.afterEndOfTurn.isEmpty { break }
             for closure in closures { closure() }
-            for job in jobs {
-                job.runSynchronously(on: asUnownedSerialExecutor())
+            if !jobs.isEmpty {
+                let serial = asUnownedSerialExecutor()
+                let task = taskExecutor.asUnownedTaskExecutor()
+                for queued in jobs {
+                    if queued.forTask {
+                        queued.job.runSynchronously(on: task)
+                    } else {
+                        queued.job.runSynchronously(isolatedTo: serial, taskExecutor: task)
+                    }
+                }
             }
             passes += 1
             if queueEmpty || passes >= maxPasses {
@@ -230,6 +261,11 @@ public final class EventLoop: @unchecked Sendable {
                 let callbacks = confined.endOfTurn
                 confined.endOfTurn = []
                 for callback in callbacks { callback() }
+                // Work held back for after the flushes (a transport delivering the rest of
+                // a batch of calls) starts now and is flushed in a later pass.
+                let later = confined.afterEndOfTurn
+                confined.afterEndOfTurn = []
+                for body in later { body() }
                 if passes >= maxPasses { break }
             }
         }
@@ -238,7 +274,7 @@ public final class EventLoop: @unchecked Sendable {
 
     private func nextTimeoutMilliseconds() -> Int32 {
         let hasWork = pending.withLock { !$0.jobs.isEmpty || !$0.closures.isEmpty || $0.stopRequested }
-        if hasWork || !confined.endOfTurn.isEmpty { return 0 }
+        if hasWork || !confined.endOfTurn.isEmpty || !confined.afterEndOfTurn.isEmpty { return 0 }
         guard let next = confined.timers.nextDeadline() else { return -1 }
         let remaining = ContinuousClock.now.duration(to: next)
         if remaining <= .zero { return 0 }
@@ -269,9 +305,9 @@ public final class EventLoop: @unchecked Sendable {
         return true
     }
 
-    fileprivate func enqueueJob(_ job: UnownedJob) {
+    fileprivate func enqueueJob(_ job: UnownedJob, forTask: Bool) {
         let signal = pending.withLock { state -> Bool in
-            state.jobs.append(job)
+            state.jobs.append(QueuedJob(job: job, forTask: forTask))
             return Self.claimWakeupLocked(&state)
         }
         if signal && !inEventLoop { wake() }
@@ -283,9 +319,9 @@ protocol EventHandler: AnyObject {
     func handleEvents(_ events: UInt32)
 }
 
-extension EventLoop: SerialExecutor, TaskExecutor {
+extension EventLoop: SerialExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
-        enqueueJob(UnownedJob(job))
+        enqueueJob(UnownedJob(job), forTask: false)
     }
 
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
@@ -294,5 +330,20 @@ extension EventLoop: SerialExecutor, TaskExecutor {
 
     public func checkIsolated() {
         precondition(inEventLoop, "expected to run on event loop \(name)")
+    }
+}
+
+/// The task executor of an ``EventLoop``: jobs of tasks that prefer the loop.
+public final class LoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+    // @unchecked Sendable: the only stored property is an unowned reference to a
+    // Sendable loop, which owns this object and outlives it.
+    unowned let loop: EventLoop
+
+    init(loop: EventLoop) {
+        self.loop = loop
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        loop.enqueueJob(UnownedJob(job), forTask: true)
     }
 }

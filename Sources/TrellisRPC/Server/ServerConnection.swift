@@ -199,7 +199,7 @@ actor ServerConnection: TransportDelegate, LoopBoundActor {
         )
         let call = ServerCall(connection: self, streamID: id, context: context)
         let interceptors = shared.router.interceptors
-        tasks[id] = Task(executorPreference: loop) {
+        tasks[id] = Task(executorPreference: loop.taskExecutor) {
             let status: RPCError?
             do {
                 var context = call.context

@@ -39,6 +39,11 @@ struct TransportLimits: Sendable {
     /// wait; below `outboundLowWatermark` both resume.
     var outboundHighWatermark: Int = 1 << 20
     var outboundLowWatermark: Int = 256 << 10
+    /// How many calls one batch of received frames may open before what they answered is
+    /// flushed and the rest are delivered. A peer that sends many calls at once then gets
+    /// the first answers while later ones are still being served, so that both ends work
+    /// at the same time instead of taking turns.
+    var callsPerBatch: Int = 8
 }
 
 /// A TLS connection carrying length-prefixed frames, driven by one event loop.
@@ -74,6 +79,12 @@ final class FramedTransport: EventHandler {
     private var flushScheduled = false
     private var readPaused = false
     private var closeTimer: TimerID?
+    /// Calls opened by the frames delivered since the last flush.
+    private var callsInBatch = 0
+    /// An Open that would have gone over `callsPerBatch`, delivered first in the next batch.
+    private var heldFrame: WireV1.Frame?
+    /// Whether the next batch waits for this one's flush (reading waits with it).
+    private var deliveryDeferred = false
     weak var delegate: (any TransportDelegate)?
     /// The highest stream the owner has processed, announced in a GoAway for a framing
     /// error so that the peer knows which calls may be retried.
@@ -277,8 +288,10 @@ final class FramedTransport: EventHandler {
     }
 
     private func readAvailable() {
+        guard !deliveryDeferred else { return }
+        callsInBatch = 0
         let buffer = loop.confined.readBuffer
-        while isOpen && !readPaused {
+        while isOpen && !readPaused && !deliveryDeferred {
             switch tls.read(into: buffer) {
             case .bytes(let count):
                 lastReceived = .now
@@ -298,9 +311,10 @@ final class FramedTransport: EventHandler {
 
     private func deliverFrames() {
         while isOpen {
-            let frame: WireV1.Frame?
+            var frame = heldFrame
+            heldFrame = nil
             do {
-                frame = try decoder.nextFrame()
+                if frame == nil { frame = try decoder.nextFrame() }
             } catch {
                 let code: StatusCode = error.code == .frameTooLarge ? .resourceExhausted : .invalidArgument
                 let message = "\(error) (from \(peer))"
@@ -310,7 +324,30 @@ final class FramedTransport: EventHandler {
                 return
             }
             guard let frame else { return }
+            if case .open = frame.kind {
+                if callsInBatch >= limits.callsPerBatch {
+                    heldFrame = frame
+                    deferDelivery()
+                    return
+                }
+                callsInBatch += 1
+            }
             delegate?.transportDidReceive(frame)
+        }
+    }
+
+    /// Delivers the rest of what was received once this batch's answers are flushed.
+    private func deferDelivery() {
+        guard !deliveryDeferred else { return }
+        deliveryDeferred = true
+        loop.afterEndOfTurn { [weak self] in
+            guard let self, self.deliveryDeferred else { return }
+            self.deliveryDeferred = false
+            self.callsInBatch = 0
+            self.deliverFrames()
+            // More may wait in OpenSSL's buffers, which raise no epoll event.
+            if self.isOpen && !self.readPaused { self.readAvailable() }
+            self.updateInterest()
         }
     }
 
@@ -420,6 +457,8 @@ final class FramedTransport: EventHandler {
         loop.deregister(fd)
         Glibc.close(fd)
         outbound = []
+        heldFrame = nil
+        deliveryDeferred = false
         decoder = FrameDecoder(maxFrameSize: limits.maxFrameSize)
         delegate?.transportDidClose(error)
     }

@@ -73,7 +73,7 @@ public enum BenchClient {
         _ group: EventLoopGroup, _ onLoop: Bool, _ body: () async throws -> R
     ) async throws -> R {
         if onLoop {
-            return try await withTaskExecutorPreference(group.loops[0]) { try await body() }
+            return try await withTaskExecutorPreference(group.loops[0].taskExecutor) { try await body() }
         }
         return try await body()
     }
