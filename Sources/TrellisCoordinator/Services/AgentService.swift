@@ -26,7 +26,11 @@ enum AgentService {
         router.register(
             TrellisV1.AgentService.connect,
             bidirectional: { requests, writer, context in
-                try await connect(requests, writer, context, hub: hub, store: store)
+                // The handler's task lives as long as the stream, and a task keeps the memory
+                // its deepest calls needed until it ends: admission is done in frames that
+                // end before `serve`'s small loop starts.
+                let session = try await connect(requests, writer, context, hub: hub, store: store)
+                await serve(session, requests, hub: hub, store: store)
             })
     }
 
@@ -92,13 +96,27 @@ enum AgentService {
 
     // MARK: - Connect
 
+    /// Admits a Connect stream: checks the certificate, reads the hello and registers the
+    /// agent, in a child task whose memory is freed when it ends (the store, the engine
+    /// and the hub are called from there); returns the session, welcomed.
+    @inline(never)
     static func connect(
         _ requests: RPCRequestStream<TrellisV1.AgentMessage>, _ writer: RPCResponseWriter<TrellisV1.CoordinatorMessage>,
         _ context: ServerCallContext, hub: AgentHub, store: any StateStore
-    ) async throws {
+    ) async throws -> AgentSession {
         guard let certificate = context.peer.certificate, let name = certificate.commonName else {
             throw RPCError(.unauthenticated, "agent: Connect needs the agent's client certificate")
         }
+        return try await inChildTask {
+            try await admit(requests, writer, certificate: certificate, name: name, hub: hub, store: store)
+        }
+    }
+
+    /// Reads the hello and registers the agent; returns its session, welcomed.
+    private static func admit(
+        _ requests: RPCRequestStream<TrellisV1.AgentMessage>, _ writer: RPCResponseWriter<TrellisV1.CoordinatorMessage>,
+        certificate: PeerCertificate, name: String, hub: AgentHub, store: any StateStore
+    ) async throws -> AgentSession {
         var iterator = requests.makeAsyncIterator()
         guard let first = try await iterator.next(), case .hello(let hello)? = first.body else {
             throw RPCError(.invalidArgument, "agent: the first message on Connect must be a hello")
@@ -108,22 +126,23 @@ enum AgentService {
                 .permissionDenied, "agent: the certificate is for \(name); it cannot connect as \(hello.name)")
         }
         if let problem = AgentName.problem(name) { throw RPCError(.invalidArgument, "agent: \(problem)") }
+        return try await register(
+            hello, certificate: certificate, hub: hub, store: store,
+            write: { message in try await writer.write(message) },
+            onClose: { requests.stopReading() })
+    }
 
-        // The handler's task lives as long as the stream, and a task keeps the memory its
-        // deepest calls needed until it ends: the store, the engine and the hub are called
-        // from a child task that ends here, and the session writes from a task of its own
-        // only while it has messages, so that an idle agent's stream holds one small task.
-        let session = try await inChildTask {
-            try await register(
-                hello, certificate: certificate, hub: hub, store: store,
-                write: { message in try await writer.write(message) },
-                onClose: { requests.stopReading() })
-        }
-
-        // Reads until the agent's side ends, or the hub closes the session (a newer
-        // connection, the agent unreachable, shutdown), which stops the reading.
-        // A heartbeat only says that the agent is alive, which the session records
-        // itself: thousands of agents' heartbeats cost no trips through the hub actor.
+    /// Reads until the agent's side ends, or the hub closes the session (a newer
+    /// connection, the agent unreachable, shutdown), which stops the reading.
+    ///
+    /// A heartbeat only says that the agent is alive, which the session records itself:
+    /// thousands of agents' heartbeats cost no trips through the hub actor.
+    @inline(never)
+    static func serve(
+        _ session: AgentSession, _ requests: RPCRequestStream<TrellisV1.AgentMessage>, hub: AgentHub,
+        store: any StateStore
+    ) async {
+        var iterator = requests.makeAsyncIterator()
         while let message = try? await iterator.next() {
             session.heard(at: Clock.nowMilliseconds())
             if case .heartbeat? = message.body { continue }
@@ -131,7 +150,7 @@ enum AgentService {
         }
         session.close()
         await hub.disconnected(session)
-        _ = try? await store.write([.touchAgent(name: name, lastSeenAt: Clock.nowMilliseconds())])
+        _ = try? await store.write([.touchAgent(name: session.name, lastSeenAt: Clock.nowMilliseconds())])
     }
 
     /// Records the agent and its connection: the store's row, then the hub's session with
@@ -179,7 +198,13 @@ struct AgentListenerInterceptor: RPCInterceptor {
     ]
 
     func intercept(_ context: inout ServerCallContext) async throws {
-        if context.peer.certificate != nil || Self.open.contains(context.method)
+        // Checked in a synchronous function: an async function's locals live in its task's
+        // memory, and a call's task keeps that memory as long as the call.
+        try Self.check(context)
+    }
+
+    private static func check(_ context: ServerCallContext) throws {
+        if context.peer.certificate != nil || open.contains(context.method)
             || context.method.hasPrefix("/trellis.v1.HealthService/")
         {
             return

@@ -1,10 +1,27 @@
 import TrellisWire
 
 /// One call as a handler's adapters see it: a stream on a connection, and its context.
+///
+/// The context is kept behind a reference: request streams, response writers and every
+/// async frame of a long call hold a `ServerCall`, and a task keeps the memory of its
+/// deepest frames for as long as it lives.
 struct ServerCall: Sendable {
     let connection: ServerConnection
     let streamID: UInt32
-    let context: ServerCallContext
+    private let contextBox: ContextBox
+
+    var context: ServerCallContext { contextBox.context }
+
+    init(connection: ServerConnection, streamID: UInt32, context: ServerCallContext) {
+        self.connection = connection
+        self.streamID = streamID
+        self.contextBox = ContextBox(context)
+    }
+
+    private final class ContextBox: Sendable {
+        let context: ServerCallContext
+        init(_ context: ServerCallContext) { self.context = context }
+    }
 
     /// The one request of a unary or server-streaming call, after the client's
     /// HalfClose. Zero or several messages are an `INVALID_ARGUMENT`.

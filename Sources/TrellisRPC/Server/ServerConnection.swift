@@ -197,26 +197,57 @@ actor ServerConnection: TransportDelegate, LoopBoundActor {
             deadline: deadline,
             connectionLogger: logger
         )
-        let call = ServerCall(connection: self, streamID: id, context: context)
-        let interceptors = shared.router.interceptors
-        tasks[id] = Task(executorPreference: loop.taskExecutor) {
-            let status: RPCError?
-            do {
-                var context = call.context
-                for interceptor in interceptors { try await interceptor.intercept(&context) }
-                let intercepted = ServerCall(connection: call.connection, streamID: id, context: context)
-                try await route.handle(intercepted)
-                status = nil
-            } catch let error as RPCError {
-                status = error
-            } catch is CancellationError {
-                status = RPCError(.cancelled, "rpc: call cancelled")
-            } catch {
-                call.context.logger.error("handler failed", ["error": "\(error)"])
-                status = RPCError(.internal, "rpc: internal error (request \(call.context.requestID))")
+        let handler = Handler(route: route, interceptors: shared.router.interceptors)
+        tasks[id] = Task(executorPreference: loop.taskExecutor) { [self] in
+            let status = await handler.run(context, connection: self, streamID: id)
+            if ifOnLoop({ $0.handlerFinished(id, status) }) == nil {
+                await handlerFinished(id, status)
             }
-            if call.connection.ifOnLoop({ $0.handlerFinished(id, status) }) == nil {
-                await call.connection.handlerFinished(id, status)
+        }
+    }
+
+    /// A call's handler with the interceptors that run before it.
+    private struct Handler: Sendable {
+        let route: RPCRouter.Route
+        let interceptors: [any RPCInterceptor]
+
+        /// Runs the interceptors and the handler; returns the status the call ends with,
+        /// nil for OK. The handler's frames keep only the small `ServerCall`: a call's task
+        /// holds the memory of its deepest frames for as long as the call lasts.
+        func run(_ context: ServerCallContext, connection: ServerConnection, streamID: UInt32) async -> RPCError? {
+            let call: ServerCall
+            switch await intercepted(context) {
+            case .success(let context): call = ServerCall(connection: connection, streamID: streamID, context: context)
+            case .failure(let error): return error
+            }
+            do {
+                try await route.handle(call)
+                return nil
+            } catch {
+                return Self.status(for: error, call.context)
+            }
+        }
+
+        /// The context after every interceptor, or the status one of them refused with.
+        private func intercepted(_ context: ServerCallContext) async -> Result<ServerCallContext, RPCError> {
+            var context = context
+            do {
+                for interceptor in interceptors { try await interceptor.intercept(&context) }
+                return .success(context)
+            } catch {
+                return .failure(Self.status(for: error, context))
+            }
+        }
+
+        private static func status(for error: any Error, _ context: ServerCallContext) -> RPCError {
+            switch error {
+            case let error as RPCError:
+                return error
+            case is CancellationError:
+                return RPCError(.cancelled, "rpc: call cancelled")
+            default:
+                context.logger.error("handler failed", ["error": "\(error)"])
+                return RPCError(.internal, "rpc: internal error (request \(context.requestID))")
             }
         }
     }

@@ -88,7 +88,7 @@ enum LoadTool {
             for (index, client) in clients.enumerated() {
                 if index >= ramp { _ = await firstAttempts.next() }
                 let agent = SimulatedAgent(index: index, client: client, fleet: fleet)
-                agents.addTask(executorPreference: loops[index % loops.count]) { await agent.run() }
+                agents.addTask(executorPreference: loops[index % loops.count].taskExecutor) { await agent.run() }
             }
         }
     }
