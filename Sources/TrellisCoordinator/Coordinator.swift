@@ -133,7 +133,8 @@ public final class Coordinator: Sendable {
                     name: "agent", address: agentAddress,
                     tls: TLSServerConfiguration(
                         identity: credentials.serverIdentity,
-                        clientAuthentication: .optional(trustRootsPEM: credentials.clientCAPEM)),
+                        clientAuthentication: .optional(trustRootsPEM: credentials.clientCAPEM),
+                        sessionTicketKey: credentials.sessionTicketKey),
                     limits: options.limits),
                 router: agentRouter, group: group, logger: logger.labelled("rpc.server"))
             let boundAPI = try await api.start()

@@ -46,16 +46,21 @@ public struct TLSServerConfiguration: Sendable, Equatable {
     /// A client that offers ALPN without any of these is refused with the
     /// `no_application_protocol` alert; a client that offers no ALPN is accepted.
     public var applicationProtocols: [String]
+    /// The key session tickets are encrypted with; `nil` (the default) issues none, so
+    /// every connection does a full handshake. See ``SessionTicketKey``.
+    public var sessionTicketKey: SessionTicketKey?
 
     /// Creates a server configuration.
     public init(
         identity: TLSIdentity,
         clientAuthentication: TLSClientAuthentication = .none,
-        applicationProtocols: [String] = [trellisApplicationProtocol]
+        applicationProtocols: [String] = [trellisApplicationProtocol],
+        sessionTicketKey: SessionTicketKey? = nil
     ) {
         self.identity = identity
         self.clientAuthentication = clientAuthentication
         self.applicationProtocols = applicationProtocols
+        self.sessionTicketKey = sessionTicketKey
     }
 }
 
@@ -79,6 +84,9 @@ public struct TLSClientConfiguration: Sendable, Equatable {
     /// (an agent's join token pins its coordinator's CA this way), never to send anything
     /// secret or to trust what the server says without such a check.
     public var verifiesServer: Bool
+    /// Whether the context keeps the newest session ticket a server sends and offers it on
+    /// its next connection; `true` unless set. A server without a ticket key sends none.
+    public var resumesSessions: Bool
 
     /// Creates a client configuration.
     public init(
@@ -86,12 +94,14 @@ public struct TLSClientConfiguration: Sendable, Equatable {
         trustRootsPEM: String?,
         identity: TLSIdentity? = nil,
         applicationProtocols: [String] = [trellisApplicationProtocol],
-        verifiesServer: Bool = true
+        verifiesServer: Bool = true,
+        resumesSessions: Bool = true
     ) {
         self.serverName = serverName
         self.trustRootsPEM = trustRootsPEM
         self.identity = identity
         self.applicationProtocols = applicationProtocols
         self.verifiesServer = verifiesServer
+        self.resumesSessions = resumesSessions
     }
 }

@@ -24,6 +24,10 @@ extension TLSConnection {
         return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 
+    /// Whether the handshake resumed an earlier session (TLS 1.3 with a session ticket)
+    /// rather than verifying certificates afresh.
+    public var resumedSession: Bool { SSL_session_reused(ssl) == 1 }
+
     /// The protocol version in OpenSSL's spelling, e.g. `TLSv1.3`.
     public var protocolVersion: String {
         String(cString: SSL_get_version(ssl))

@@ -73,6 +73,7 @@ public struct TLSConnection: ~Copyable, @unchecked Sendable {
                 SSL_free(ssl)
                 throw error
             }
+            context.sessionSlot?.offer(on: ssl)
         }
         self.ssl = ssl
         self.context = context

@@ -40,8 +40,9 @@ extension TLSContext {
             throw .openSSL(.configuration, what, function: "SSL_CTX_set1_groups_list")
         }
 
-        // Resumption is off: no tickets (TLS 1.2 or 1.3) and no session cache, which keeps
-        // per-connection and per-context memory small and avoids ticket key rotation.
+        // Resumption is off unless asked for (a server's SessionTicketKey, a client's
+        // resumesSessions): no tickets and no session cache, which keeps per-connection and
+        // per-context memory small.
         // An EOF without close_notify reads as a close: every message on the wire carries
         // its own length, so the frame layer notices a truncated stream by itself.
         _ = SSL_CTX_set_options(

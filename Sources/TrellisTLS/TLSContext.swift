@@ -13,8 +13,9 @@ public enum TLSRole: Sendable, Equatable {
 ///
 /// Every context follows Mozilla's "intermediate" recommendation: TLS 1.2 minimum and 1.3
 /// preferred, ECDHE key exchange with AEAD ciphers only, the groups X25519, P-256 and
-/// P-384, no compression, no renegotiation, no session resumption, the client's cipher
-/// preference. Buffers are released while a connection is idle.
+/// P-384, no compression, no renegotiation, the client's cipher preference. Sessions are
+/// resumed only in TLS 1.3, with tickets from a server given a ``SessionTicketKey``.
+/// Buffers are released while a connection is idle.
 ///
 /// Make one context per configuration and share it: creating one parses and checks every
 /// certificate and key. The context is freed when the last ``TLSConnection`` using it and
@@ -32,17 +33,22 @@ public final class TLSContext: @unchecked Sendable {
     let sniHostName: String?
     /// The server's ALPN protocols, read by the selection callback; kept alive by `self`.
     private let applicationProtocols: ApplicationProtocolList?
+    /// For a client context that resumes sessions, the newest session a server gave it;
+    /// the context's ex-data points to it, kept alive by `self`.
+    let sessionSlot: ClientSessionSlot?
 
     private init(
         pointer: OpaquePointer,
         role: TLSRole,
         sniHostName: String?,
-        applicationProtocols: ApplicationProtocolList?
+        applicationProtocols: ApplicationProtocolList?,
+        sessionSlot: ClientSessionSlot? = nil
     ) {
         self.pointer = pointer
         self.role = role
         self.sniHostName = sniHostName
         self.applicationProtocols = applicationProtocols
+        self.sessionSlot = sessionSlot
     }
 
     deinit {
@@ -69,6 +75,9 @@ public final class TLSContext: @unchecked Sendable {
             case .optional(let trustRootsPEM):
                 try addTrustRoots(trustRootsPEM, to: context, advertise: true, side: "server")
                 SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+            }
+            if let key = configuration.sessionTicketKey {
+                try enableSessionTickets(key, in: context)
             }
 
             var protocols: ApplicationProtocolList? = nil
@@ -126,11 +135,17 @@ public final class TLSContext: @unchecked Sendable {
                 let list = try ApplicationProtocolList(configuration.applicationProtocols)
                 try list.offer(in: context)
             }
+            var slot: ClientSessionSlot? = nil
+            if configuration.resumesSessions {
+                slot = ClientSessionSlot()
+                enableClientSessionReuse(in: context, slot: slot!)
+            }
             return TLSContext(
                 pointer: context,
                 role: .client,
                 sniHostName: sniHostName,
-                applicationProtocols: nil
+                applicationProtocols: nil,
+                sessionSlot: slot
             )
         } catch {
             SSL_CTX_free(context)

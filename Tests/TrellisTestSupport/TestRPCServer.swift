@@ -30,6 +30,7 @@ public final class TestRPCServer: Sendable {
         pki: TestPKI? = nil,
         port: Int = 0,
         loops: Int = 2,
+        sessionTicketKey: SessionTicketKey? = nil,
         configure: (inout RPCRouter) -> Void = { _ in }
     ) async throws -> TestRPCServer {
         let pki = try pki ?? TestPKI()
@@ -41,7 +42,11 @@ public final class TestRPCServer: Sendable {
             configuration: ServerConfiguration(
                 name: "test",
                 address: try SocketAddress(parsing: "127.0.0.1:\(port)"),
-                tls: pki.serverConfiguration(requireClientCertificate: requireClientCertificate),
+                tls: {
+                    var tls = pki.serverConfiguration(requireClientCertificate: requireClientCertificate)
+                    tls.sessionTicketKey = sessionTicketKey
+                    return tls
+                }(),
                 limits: limits),
             router: router,
             group: group,

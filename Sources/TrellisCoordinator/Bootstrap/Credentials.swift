@@ -13,6 +13,9 @@ public struct Credentials: Sendable {
     /// The CA (with its key) that signs joining agents' certificates; nil when the
     /// operator gave no key, and then agents cannot join through this coordinator.
     public var authority: CertificateAuthority?
+    /// The key the agent listener encrypts TLS session tickets with, so that agents
+    /// resume their sessions after a restart instead of doing full handshakes.
+    public var sessionTicketKey: SessionTicketKey?
 
     /// Files the dev mode keeps in the data directory.
     public enum FileName {
@@ -25,7 +28,13 @@ public struct Credentials: Sendable {
         /// binds an agent's name to its key.
         public static let localAgentKey = "local-agent.key"
         public static let localAgentCertificate = "local-agent.pem"
+        /// The agent listener's session ticket key, in hex; replaced once a day.
+        public static let sessionTicketKey = "agent-tickets.key"
     }
+
+    /// How long a session ticket key is used before a restart replaces it: tickets made
+    /// with the key it replaces are refused, and those agents do a full handshake.
+    static let sessionTicketKeyLifetimeSeconds: Int64 = 24 * 3600
 
     /// Dev mode: the identity of the in-process agent `name`, made on first start and
     /// reused after, so that its name stays bound to one key. A certificate within 30 days
@@ -69,7 +78,9 @@ public struct Credentials: Sendable {
             let identity = try loadOrIssueServerCertificate(authority, in: directory, logger: logger)
             let caPEM = try authority.certificate.pemRepresentation()
             let token = try loadOrCreateAdminToken(in: directory, logger: logger)
-            return Credentials(serverIdentity: identity, clientCAPEM: caPEM, adminToken: token, authority: authority)
+            return Credentials(
+                serverIdentity: identity, clientCAPEM: caPEM, adminToken: token, authority: authority,
+                sessionTicketKey: try loadOrCreateSessionTicketKey(in: directory, logger: logger))
         } catch let error as CoordinatorError {
             throw error
         } catch {
@@ -107,7 +118,32 @@ public struct Credentials: Sendable {
             serverIdentity: TLSIdentity(certificateChainPEM: certificate, privateKeyPEM: key),
             clientCAPEM: clientCA,
             adminToken: token,
-            authority: authority)
+            authority: authority,
+            sessionTicketKey: try loadOrCreateSessionTicketKey(in: directory, logger: logger))
+    }
+
+    /// The session ticket key in the data directory, made when missing, unreadable or older
+    /// than a day.
+    static func loadOrCreateSessionTicketKey(
+        in directory: DataDirectory, logger: Logger, now: Int64 = Int64(time(nil))
+    ) throws(CoordinatorError) -> SessionTicketKey {
+        let name = FileName.sessionTicketKey
+        if let written = directory.modificationTime(name), now - written < sessionTicketKeyLifetimeSeconds,
+            let key = try? SessionTicketKey(hex: directory.read(name).filter { !$0.isWhitespace })
+        {
+            return key
+        }
+        let replacing = directory.exists(name)
+        let key: SessionTicketKey
+        do {
+            key = try SessionTicketKey.generate()
+        } catch {
+            throw CoordinatorError(.tls, "coordinator: making a session ticket key failed", cause: error)
+        }
+        try directory.write(name, key.hexRepresentation + "\n", mode: 0o600)
+        logger.info(
+            replacing ? "replaced session ticket key" : "created session ticket key", ["file": directory.file(name)])
+        return key
     }
 
     private static func loadOrCreateAuthority(

@@ -26,6 +26,13 @@ public struct DataDirectory: Sendable {
         access(file(name), F_OK) == 0
     }
 
+    /// When `name` was last written, in seconds since the epoch; nil if it does not exist.
+    public func modificationTime(_ name: String) -> Int64? {
+        var status = stat()
+        guard stat(file(name), &status) == 0 else { return nil }
+        return Int64(status.st_mtim.tv_sec)
+    }
+
     /// The contents of `name` as UTF-8 text.
     public func read(_ name: String) throws(CoordinatorError) -> String {
         let target = file(name)

@@ -7,10 +7,14 @@ public struct PeerIdentity: Sendable {
     public var address: String
     /// The verified client certificate, on listeners that require one.
     public var certificate: PeerCertificate?
+    /// Whether the connection resumed an earlier TLS session with a ticket, so that its
+    /// certificate was verified when that session began rather than now.
+    public var resumedSession: Bool
 
-    public init(address: String, certificate: PeerCertificate?) {
+    public init(address: String, certificate: PeerCertificate?, resumedSession: Bool = false) {
         self.address = address
         self.certificate = certificate
+        self.resumedSession = resumedSession
     }
 }
 

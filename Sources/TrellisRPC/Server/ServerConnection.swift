@@ -55,10 +55,14 @@ actor ServerConnection: TransportDelegate, LoopBoundActor {
 
     nonisolated func transportDidBecomeReady() {
         assumeIsolated { connection in
+            let transport = connection.transport
             connection.peerIdentity = PeerIdentity(
-                address: connection.transport.peer, certificate: connection.transport.peerCertificate)
+                address: transport.peer, certificate: transport.peerCertificate,
+                resumedSession: transport.resumedSession)
             connection.idleSince = .now
-            connection.logger.debug("connection ready", ["tls.version": connection.transport.negotiatedProtocolVersion])
+            connection.logger.debug(
+                "connection ready",
+                ["tls.version": transport.negotiatedProtocolVersion, "tls.resumed": "\(transport.resumedSession)"])
             connection.scheduleHousekeeping(after: connection.nextHousekeepingDelay())
         }
     }

@@ -154,6 +154,7 @@ final class FramedTransport: EventHandler {
     /// Details of the negotiated session, once open.
     var peerCertificate: PeerCertificate? { tls.peerCertificate }
     var negotiatedProtocolVersion: String { tls.protocolVersion }
+    var resumedSession: Bool { tls.resumedSession }
 
     /// Queues a frame; it is written at the end of the loop's turn.
     func send(_ frame: WireV1.Frame) {

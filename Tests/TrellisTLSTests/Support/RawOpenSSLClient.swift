@@ -10,7 +10,7 @@ struct RawOpenSSLClient: ~Copyable {
 
     /// A client limited to `version` (e.g. `TLS1_1_VERSION`) and the TLS 1.2-and-below
     /// `cipherList`; security level 0 so that OpenSSL agrees to offer them at all.
-    init(fileDescriptor: Int32, version: Int32, cipherList: String) throws {
+    init(fileDescriptor: Int32, version: Int32, cipherList: String, resuming session: OpaquePointer? = nil) throws {
         guard let context = SSL_CTX_new(TLS_client_method()) else {
             throw SocketFailure(description: "SSL_CTX_new failed")
         }
@@ -24,6 +24,7 @@ struct RawOpenSSLClient: ~Copyable {
         }
         SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
         SSL_set_connect_state(ssl)
+        if let session { _ = SSL_set_session(ssl, session) }
         self.context = context
         self.ssl = ssl
     }
@@ -32,6 +33,12 @@ struct RawOpenSSLClient: ~Copyable {
         SSL_free(ssl)
         SSL_CTX_free(context)
     }
+
+    /// The session after the handshake, with a reference the caller frees.
+    func session() -> OpaquePointer? { SSL_get1_session(ssl) }
+
+    /// Whether the handshake resumed the session it was given.
+    var resumedSession: Bool { SSL_session_reused(ssl) == 1 }
 
     /// One non-blocking handshake step.
     mutating func handshake() -> Step {
