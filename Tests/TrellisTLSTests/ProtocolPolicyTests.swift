@@ -51,19 +51,7 @@ struct ProtocolPolicyTests {
             fileDescriptor: sockets.server, role: .server, peerDescription: sockets.clientAddress)
         var client = try RawOpenSSLClient(fileDescriptor: sockets.client, version: version, cipherList: cipherList)
 
-        var serverResult = TLSHandshakeResult.wantRead
-        var clientStep = Step.wantRead
-        drive(
-            sockets.server,
-            {
-                serverResult = server.handshake()
-                return Step(serverResult)
-            },
-            sockets.client,
-            {
-                clientStep = client.handshake()
-                return clientStep
-            })
+        let (serverResult, clientStep) = handshake(&server, &client, over: sockets)
         return Outcome(
             client: clientStep, serverError: failure(serverResult),
             serverVersion: server.protocolVersion, serverCipher: server.cipher)

@@ -87,19 +87,7 @@ struct ResumptionTests {
             var client = try RawOpenSSLClient(
                 fileDescriptor: sockets.client, version: TLS1_2_VERSION, cipherList: "ECDHE-ECDSA-AES128-GCM-SHA256",
                 resuming: session)
-            var serverResult = TLSHandshakeResult.wantRead
-            var clientStep = Step.wantRead
-            drive(
-                sockets.server,
-                {
-                    serverResult = connection.handshake()
-                    return Step(serverResult)
-                },
-                sockets.client,
-                {
-                    clientStep = client.handshake()
-                    return clientStep
-                })
+            let (serverResult, clientStep) = handshake(&connection, &client, over: sockets)
             #expect(serverResult == .complete, "attempt \(attempt)")
             #expect(clientStep == .done, "attempt \(attempt)")
             #expect(connection.protocolVersion == "TLSv1.2")

@@ -85,6 +85,28 @@ func handshake(
     return outcome
 }
 
+/// Runs the handshake of a Trellis `server` and a raw OpenSSL `client` to its end.
+func handshake(
+    _ server: inout TLSConnection,
+    _ client: inout RawOpenSSLClient,
+    over sockets: borrowing LoopbackSockets
+) -> (server: TLSHandshakeResult, client: Step) {
+    var serverResult = TLSHandshakeResult.wantRead
+    var clientStep = Step.wantRead
+    drive(
+        sockets.server,
+        {
+            serverResult = server.handshake()
+            return Step(serverResult)
+        },
+        sockets.client,
+        {
+            clientStep = client.handshake()
+            return clientStep
+        })
+    return (serverResult, clientStep)
+}
+
 /// The error of a failed result, or `nil`.
 func failure(_ result: TLSHandshakeResult) -> TLSError? {
     if case .failed(let error) = result { return error }
