@@ -56,7 +56,7 @@ public final class EventLoop: @unchecked Sendable {
     /// on its thread. It is a separate object because a job's executor is known only by
     /// where it was enqueued: a task's job run as the loop's serial executor would have
     /// to hop again at its next nonisolated call.
-    public private(set) var taskExecutor: LoopTaskExecutor!
+    public let taskExecutor = LoopTaskExecutor()
     private let epollFD: Int32
     private let wakeFD: Int32
     private let pending = Mutex(Pending())
@@ -76,7 +76,7 @@ public final class EventLoop: @unchecked Sendable {
         }
         self.epollFD = epollFD
         self.wakeFD = wakeFD
-        self.taskExecutor = LoopTaskExecutor(loop: self)
+        taskExecutor.loop = self
 
         var event = epoll_event()
         event.events = EPOLLIN.rawValue
@@ -336,12 +336,11 @@ extension EventLoop: SerialExecutor {
 /// The task executor of an ``EventLoop``: jobs of tasks that prefer the loop.
 public final class LoopTaskExecutor: TaskExecutor, @unchecked Sendable {
     // @unchecked Sendable: the only stored property is an unowned reference to a
-    // Sendable loop, which owns this object and outlives it.
-    unowned let loop: EventLoop
+    // Sendable loop, set by the loop's initialiser before its thread starts and never
+    // changed; the loop owns this object and outlives it.
+    unowned(unsafe) var loop: EventLoop!
 
-    init(loop: EventLoop) {
-        self.loop = loop
-    }
+    init() {}
 
     public func enqueue(_ job: consuming ExecutorJob) {
         loop.enqueueJob(UnownedJob(job), forTask: true)
