@@ -109,7 +109,7 @@ extension TLSContext {
                     switch status {
                     case SSL_TICKET_SUCCESS: return SSL_TICKET_RETURN_USE
                     case SSL_TICKET_SUCCESS_RENEW: return SSL_TICKET_RETURN_USE_RENEW
-                    case SSL_TICKET_NONE, SSL_TICKET_EMPTY: return SSL_TICKET_RETURN_IGNORE_RENEW
+                    // None, empty or undecryptable: a full handshake, and a fresh ticket.
                     default: return SSL_TICKET_RETURN_IGNORE_RENEW
                     }
                 }, nil) == 1

@@ -79,7 +79,7 @@ final class FramedTransport: EventHandler {
     private var flushScheduled = false
     private var readPaused = false
     private var closeTimer: TimerID?
-    /// Calls opened by the frames delivered since the last flush.
+    /// Calls opened by the frames delivered in the current batch.
     private var callsInBatch = 0
     /// An Open that would have gone over `callsPerBatch`, delivered first in the next batch.
     private var heldFrame: WireV1.Frame?
@@ -288,9 +288,11 @@ final class FramedTransport: EventHandler {
         }
     }
 
-    private func readAvailable() {
+    /// Reads and delivers what has arrived. `newBatch` is false where the caller has just
+    /// delivered frames of the same batch.
+    private func readAvailable(newBatch: Bool = true) {
         guard !deliveryDeferred else { return }
-        callsInBatch = 0
+        if newBatch { callsInBatch = 0 }
         let buffer = loop.confined.readBuffer
         while isOpen && !readPaused && !deliveryDeferred {
             switch tls.read(into: buffer) {
@@ -347,7 +349,7 @@ final class FramedTransport: EventHandler {
             self.callsInBatch = 0
             self.deliverFrames()
             // More may wait in OpenSSL's buffers, which raise no epoll event.
-            if self.isOpen && !self.readPaused { self.readAvailable() }
+            if self.isOpen && !self.readPaused { self.readAvailable(newBatch: false) }
             self.updateInterest()
         }
     }
