@@ -15,9 +15,16 @@ struct SessionTicketKeyTests {
         return try DataDirectory(path: path)
     }
 
+    /// Removes the key file and the directory `directory()` made.
+    private func remove(_ data: DataDirectory) {
+        unlink(data.file(Credentials.FileName.sessionTicketKey))
+        rmdir(data.path)
+    }
+
     @Test("made once, kept across restarts in a file only the owner reads, replaced after a day")
     func keptThenRotated() throws {
         let data = try directory()
+        defer { remove(data) }
         let now = Int64(time(nil))
         let made = try Credentials.loadOrCreateSessionTicketKey(in: data, logger: logger, now: now)
         var status = stat()
@@ -33,6 +40,7 @@ struct SessionTicketKeyTests {
     @Test("a damaged key file is replaced, not trusted")
     func damagedFileReplaced() throws {
         let data = try directory()
+        defer { remove(data) }
         try data.write(Credentials.FileName.sessionTicketKey, "not a key\n", mode: 0o600)
         let key = try Credentials.loadOrCreateSessionTicketKey(in: data, logger: logger)
         #expect(try data.read(Credentials.FileName.sessionTicketKey) == key.hexRepresentation + "\n")
