@@ -231,6 +231,22 @@ struct ProcessDriverTests {
         }
     }
 
+    @Test("the program gets descriptors 0, 1 and 2 only, even where the agent has inheritable ones")
+    func inheritsNoDescriptors() async throws {
+        var ends: [Int32] = [-1, -1]
+        #expect(pipe(&ends) == 0)  // no close-on-exec
+        defer { ends.forEach { close($0) } }
+        try await withDriver { driver, fixture in
+            let script = "import os; print(sorted(int(fd) for fd in os.listdir('/proc/self/fd')), flush=True)"
+            _ = try await driver.apply(
+                fixture.request(["command": ["python3", "-c", .string(script)], "restart": "never"]))
+            let printed = await eventually { !fixture.sink.lines.isEmpty }
+            #expect(printed)
+            // The listing's own descriptor is the one more than 0, 1 and 2.
+            #expect(fixture.sink.lines.first?.text == "[0, 1, 2, 3]")
+        }
+    }
+
     @Test("working directories that leave the environment's directory are rejected")
     func rejectsEscapes() async throws {
         try await withDriver { driver, fixture in
@@ -445,7 +461,7 @@ private func processCount(matching text: String) -> Int {
 private func freePort() throws -> Int {
     for _ in 0..<200 {
         let candidate = Int.random(in: 10_000...19_999)
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(socket) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

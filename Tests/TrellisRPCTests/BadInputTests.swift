@@ -179,10 +179,10 @@ struct BadInputTests {
         let server = try await TestRPCServer.start()
         let raw = try RawTCPClient(address: server.address)
         if kind == "http" {
-            try await raw.send(Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+            try raw.send(Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
         } else {
             var generator = SystemRandomNumberGenerator()
-            try await raw.send((0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            try raw.send((0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) })
         }
         #expect(await raw.waitForClose(timeout: .seconds(10)))
         try await expectServing(server)

@@ -26,22 +26,24 @@ struct HandshakeAdmissionTests {
     func stalledHandshakeTimesOut() async throws {
         var limits = ServerLimits()
         limits.maxConcurrentHandshakes = 1
-        limits.handshakeTimeout = .milliseconds(800)
+        limits.handshakeTimeout = .seconds(3)
         let server = try await TestRPCServer.start(limits: limits, loops: 1)
         // One byte of a TLS record header: the connection has spoken, takes the only
         // slot, and never finishes.
         let stalled = try RawTCPClient(address: server.address)
         try stalled.send([0x16])
-        #expect(await eventually { server.server.connectionCount == 1 })
+        let stalledStarted = ContinuousClock.now
+        try #require(await eventually { server.server.handshakesInProgress == 1 })
 
         let client = try server.makeClient()
-        let started = ContinuousClock.now
         let response = try await client.unary(
-            EchoV1.EchoService.echo, EchoV1.EchoRequest(payload: [9]), options: CallOptions(timeout: .seconds(20)))
-        let waited = ContinuousClock.now - started
+            EchoV1.EchoService.echo, EchoV1.EchoRequest(payload: [9]), options: CallOptions(timeout: .seconds(30)))
+        let waited = ContinuousClock.now - stalledStarted
         #expect(response.payload == [9])
-        // It waited for the stalled handshake's timeout, not for its own.
-        #expect(waited >= .milliseconds(500), "answered after \(waited)")
+        // It waited for the stalled handshake's timeout, not for its own (30 s): by the
+        // time it was answered, the server had already closed the stalled connection.
+        #expect(waited >= .milliseconds(2_900), "answered after \(waited)")
+        #expect(await stalled.waitForClose(timeout: .seconds(1)))
         await client.close()
         await server.stop()
     }

@@ -113,14 +113,15 @@ struct LimitTests {
     func keepaliveAnswered() async throws {
         var limits = ServerLimits()
         limits.keepaliveInterval = .milliseconds(100)
-        limits.keepaliveTimeout = .milliseconds(300)
+        limits.keepaliveTimeout = .seconds(1)
         let server = try await TestRPCServer.start(limits: limits, configure: holding)
         let client = try server.makeClient()
         try await client.serverStreaming(hold, EchoV1.EchoRequest()) { responses in
             var iterator = responses.makeAsyncIterator()
             _ = try await iterator.next()
-            // Many keepalive intervals pass; the pings are answered, so nothing closes.
-            try await Task.sleep(for: .seconds(1))
+            // Many keepalive intervals and more than one timeout pass; the pings are
+            // answered, so nothing closes.
+            try await Task.sleep(for: .milliseconds(2_500))
             #expect(server.server.connectionCount == 1)
         }
         await client.close()

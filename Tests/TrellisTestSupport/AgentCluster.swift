@@ -144,7 +144,7 @@ public func processes(containing marker: String) -> [Int32] {
 /// One HTTP/1.1 GET to 127.0.0.1:`port`; the status and body, or nil when nothing answers.
 public func httpGet(port: Int, path: String) async -> (status: Int, body: String)? {
     try? await runBlocking {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)

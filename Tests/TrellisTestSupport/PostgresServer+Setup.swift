@@ -100,7 +100,7 @@ extension PostgresServer {
             throw PostgresServerError("cannot create \(logPath)")
         }
         defer { try? log.close() }
-        try? log.seekToEnd()
+        _ = try? log.seekToEnd()
         let (executable, arguments) = identity.command([
             binDirectory + "/postgres", "-D", directory + "/data", "-p", String(port), "-c",
             "listen_addresses=127.0.0.1",
@@ -122,7 +122,7 @@ extension PostgresServer {
     /// A port free on 127.0.0.1 at the time of asking, found by binding port 0. Another
     /// process may take it before the server binds; `start()` then tries again.
     public static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard socket >= 0 else { throw PostgresServerError("socket: \(String(cString: strerror(errno)))") }
         defer { close(socket) }
         var address = sockaddr_in()

@@ -73,10 +73,17 @@ public final class RawTLSClient: @unchecked Sendable {
     }
 
     private init(address: SocketAddress, tls configuration: TLSClientConfiguration, timeout: Duration) throws {
-        fd = try RawSocket.connect(address)
-        let context = try TLSContext.client(configuration)
-        tls = try TLSConnection(
-            context: context, fileDescriptor: fd, role: .client, peerDescription: address.description)
+        let fd = try RawSocket.connect(address)
+        do {
+            let context = try TLSContext.client(configuration)
+            tls = try TLSConnection(
+                context: context, fileDescriptor: fd, role: .client, peerDescription: address.description)
+        } catch {
+            close(fd)
+            throw error
+        }
+        // From here on the instance is whole: a throw runs deinit, which closes `fd`.
+        self.fd = fd
         let deadline = ContinuousClock.now + timeout
         while true {
             switch tls.handshake() {
@@ -87,11 +94,9 @@ public final class RawTLSClient: @unchecked Sendable {
             case .wantWrite:
                 _ = RawSocket.poll(fd, events: Int16(POLLOUT), timeout: deadline - .now)
             case .failed(let error):
-                close(fd)
                 throw error
             }
             if ContinuousClock.now >= deadline {
-                close(fd)
                 throw RawClientError("handshake timed out")
             }
         }
@@ -215,7 +220,7 @@ public final class RawTLSClient: @unchecked Sendable {
 enum RawSocket {
     static func connect(_ address: SocketAddress) throws -> Int32 {
         let family = address.host.contains(":") ? AF_INET6 : AF_INET
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw RawClientError("socket failed: errno \(errno)") }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)

@@ -32,16 +32,25 @@ public class BuiltProcess: @unchecked Sendable {
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = pipe
-        let output = self.output
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                return
-            }
-            output.append(String(decoding: data, as: UTF8.self))
-        }
         try process.run()
+        // A thread of its own reads the pipe until EOF and keeps the handle (and so the
+        // descriptor) until then. A readability handler would register the descriptor
+        // with libdispatch, which can be left with a stale registration when the handle
+        // closes it while a concurrently spawned child still holds the pipe.
+        let output = self.output
+        let reader = pipe.fileHandleForReading
+        Thread {
+            var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(reader.fileDescriptor, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    output.append(String(decoding: buffer[..<count], as: UTF8.self))
+                } else if count == 0 || errno != EINTR {
+                    break
+                }
+            }
+            try? reader.close()
+        }.start()
     }
 
     /// Everything the process wrote so far.

@@ -71,7 +71,7 @@ extension ProcessSupervisor {
         let key = reader.key
         let sink = state.withLock { $0.entries[key]?.launch.sink }
         if let sink {
-            let timestamp = SystemCalls.wallClockNanoseconds()
+            let timestamp = wallClockNanoseconds()
             for text in lines {
                 output.enqueue(
                     OutputLine(

@@ -257,7 +257,7 @@ extension ProcessSupervisor {
 
         let record = StateFile(
             pid: child.pid, startTicks: child.startTicks, identityHash: launch.spec.identityHash,
-            startedAtNanoseconds: SystemCalls.wallClockNanoseconds())
+            startedAtNanoseconds: wallClockNanoseconds())
         do {
             try record.write(to: launch.statePath(for: key))
         } catch {

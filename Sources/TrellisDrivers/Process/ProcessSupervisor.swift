@@ -86,7 +86,7 @@ public final class ProcessSupervisor: Sendable {
         (healthChanges, healthContinuation) = AsyncStream.makeStream(
             of: HealthChange.self, bufferingPolicy: .bufferingNewest(1_024))
         do {
-            (wakeRead, wakeWrite) = try SystemCalls.makePipe()
+            (wakeRead, wakeWrite) = try makePipe(nonBlocking: .read)
             _ = fcntl(wakeWrite, F_SETFL, fcntl(wakeWrite, F_GETFL) | O_NONBLOCK)
             try SupervisorThread.start { [self] in runOutputLoop() }
             try SupervisorThread.start { [self] in runProbes() }

@@ -81,11 +81,9 @@ public final class EventLoop: @unchecked Sendable {
         var event = epoll_event()
         event.events = EPOLLIN.rawValue
         event.data.fd = wakeFD
+        // Every stored property is set: a throw from here on runs deinit, which closes both.
         guard epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event) == 0 else {
-            let error = RPCSystemError(function: "epoll_ctl", errno: trellis_errno())
-            close(epollFD)
-            close(wakeFD)
-            throw error
+            throw RPCSystemError(function: "epoll_ctl", errno: trellis_errno())
         }
         try LoopThread.start(name: name) { [self] in self.runLoop() }
     }

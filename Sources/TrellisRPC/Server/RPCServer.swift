@@ -127,6 +127,12 @@ public final class RPCServer: Sendable {
     /// Open connections now.
     public var connectionCount: Int { shared.connectionCount }
 
+    /// TLS handshakes holding one of the `maxConcurrentHandshakes` slots now.
+    public var handshakesInProgress: Int { shared.admission.inProgress }
+
+    /// Connections that sent their first bytes and wait for a handshake slot now.
+    public var handshakesWaiting: Int { shared.admission.waiting }
+
     /// Stops accepting, sends GoAway to every connection, waits up to the drain timeout
     /// for open calls, then ends the rest with `UNAVAILABLE` and closes everything.
     public func shutdown() async {

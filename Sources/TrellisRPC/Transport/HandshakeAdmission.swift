@@ -27,6 +27,12 @@ final class HandshakeAdmission: Sendable {
         self.limit = limit
     }
 
+    /// Handshakes holding a slot now.
+    var inProgress: Int { state.withLock { $0.inProgress } }
+
+    /// Connections that spoke and wait for a slot now.
+    var waiting: Int { state.withLock { $0.waiting.count - $0.waitingHead } }
+
     /// Takes a slot now (true), or queues `admit` for when one frees (false).
     func enter(orWait admit: @escaping Admit) -> Bool {
         state.withLock { state in

@@ -106,8 +106,8 @@ enum Spawner {
             "posix_spawn_file_actions_addopen",
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0))
         if captureOutput {
-            stdout = try SystemCalls.makePipe()
-            stderr = try SystemCalls.makePipe()
+            stdout = try outputPipe()
+            stderr = try outputPipe()
             try check("posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, stdout!.write, 1))
             try check("posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, stderr!.write, 2))
         } else {
@@ -117,7 +117,10 @@ enum Spawner {
                     posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_WRONLY, 0))
             }
         }
-        try check("posix_spawn_file_actions_addchdir_np", SystemCalls.addChdir(&actions, directory))
+        try check("posix_spawn_file_actions_addchdir_np", GNUExtensions.addChdir(&actions, directory))
+        // The program gets 0, 1 and 2 and nothing else, even a descriptor some library
+        // of the agent opened without close-on-exec.
+        try check("posix_spawn_file_actions_addclosefrom_np", GNUExtensions.addCloseFrom(&actions, 3))
 
         var noSignals = sigset_t()
         var allSignals = sigset_t()
@@ -143,6 +146,15 @@ enum Spawner {
         try check("posix_spawn", result)
         handedOver = true
         return Spawned(pid: pid, stdout: stdout?.read, stderr: stderr?.read)
+    }
+
+    /// A close-on-exec pipe for a program's output; the parent's read end is non-blocking.
+    private static func outputPipe() throws(ProcessSystemError) -> (read: Int32, write: Int32) {
+        do {
+            return try makePipe(nonBlocking: .read)
+        } catch {
+            throw ProcessSystemError(error.function, errorNumber: error.errno)
+        }
     }
 
     /// posix_spawn functions return their error number rather than set errno.
