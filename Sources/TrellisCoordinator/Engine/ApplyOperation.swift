@@ -120,7 +120,7 @@ extension EnvironmentEngine {
             let report = await applyResources(
                 resolved, completed: completed, outputs: outputs, previous: recordsByName)
             let deletions = plan.steps.filter { $0.action == .delete }.compactMap { recordsByName[$0.resource] }
-            let deletionReport = await deleteResources(name, deletions, operation: Operation.apply)
+            let deletionReport = await deleteResources(name, deletions)
 
             let failed = report.failed + deletionReport.failed
             let phase = failed.isEmpty && report.blocked.isEmpty ? EnvironmentPhase.ready : EnvironmentPhase.failed
@@ -160,10 +160,7 @@ extension EnvironmentEngine {
                     name, resource, phase: ResourcePhase.applying, attempts: attempt, startedAt: startedAt,
                     previous: earlier)
                 applying.agent = agent
-                try await self.persistTransition([
-                    .upsertResource(applying),
-                    .appendJournal(self.journal(name, resource.name, Operation.apply, .started)),
-                ])
+                try await self.persistTransition([.upsertResource(applying)])
                 self.publish(
                     name, .resourceStarted, resource: resource.name, phase: ResourcePhase.applying, attempt: attempt)
                 let params: SpecMap
@@ -189,10 +186,7 @@ extension EnvironmentEngine {
                 record.outputs = SpecValue.map(produced.values).canonicalJSON
                 record.secretOutputKeys = produced.secretKeys.sorted()
                 record.finishedAt = Clock.nowMilliseconds()
-                var done: [StoreMutation] = [
-                    .upsertResource(record),
-                    .appendJournal(self.journal(name, resource.name, Operation.apply, .succeeded)),
-                ]
+                var done: [StoreMutation] = [.upsertResource(record)]
                 // Applied, a resource an agent holds matches its spec again.
                 if agent != nil { done.append(.setResourceDrift(environment: name, name: resource.name, drift: "")) }
                 try await self.persistTransition(done)
@@ -202,6 +196,9 @@ extension EnvironmentEngine {
                     outputs: StateCoding.shown(produced.values, secretKeys: produced.secretKeys))
             },
             events: { [self] event in
+                // Starts and successes are recorded by the step itself: no hop to the actor.
+                if case .started = event { return }
+                if case .succeeded = event { return }
                 await self.recordOutcome(event, environment: name, resources: byName)
             })
     }
@@ -215,9 +212,7 @@ extension EnvironmentEngine {
             var record = Self.record(name, resources[id]!, phase: ResourcePhase.failed, attempts: attempts)
             record.lastError = message
             record.finishedAt = Clock.nowMilliseconds()
-            try? await persistTransition([
-                .upsertResource(record), .appendJournal(journal(name, id, Operation.apply, .failed)),
-            ])
+            try? await persistTransition([.upsertResource(record)])
             publish(
                 name, .resourceFailed, resource: id, phase: ResourcePhase.failed, message: message, attempt: attempts)
         case .blocked(let id, let dependency):

@@ -25,7 +25,7 @@ extension EnvironmentEngine {
                 layerCount: UInt32(layerCount))
             publish(name, .planned, phase: EnvironmentPhase.deleting, plan: plan)
             publish(name, .environmentPhase, phase: EnvironmentPhase.deleting)
-            let report = await deleteResources(name, records, operation: Operation.delete)
+            let report = await deleteResources(name, records)
             if report.allSucceeded {
                 try await persist([.deleteEnvironment(name: name)])
                 publish(name, .environmentPhase, phase: EnvironmentPhase.deleted)
@@ -47,7 +47,7 @@ extension EnvironmentEngine {
 
     /// Deletes `records` so that a resource goes only after every resource among them
     /// that depends on it.
-    func deleteResources(_ name: String, _ records: [ResourceRecord], operation: String) async -> ExecutionReport {
+    func deleteResources(_ name: String, _ records: [ResourceRecord]) async -> ExecutionReport {
         guard !records.isEmpty else { return ExecutionReport(outcomes: [:]) }
         let ids = Set(records.map(\.name))
         let byName = Dictionary(uniqueKeysWithValues: records.map { ($0.name, $0) })
@@ -67,9 +67,7 @@ extension EnvironmentEngine {
             step: { [self] item, attempt in
                 var record = byName[item.id]!
                 record.phase = ResourcePhase.deleting
-                try await self.persistTransition([
-                    .upsertResource(record), .appendJournal(self.journal(name, item.id, operation, .started)),
-                ])
+                try await self.persistTransition([.upsertResource(record)])
                 self.publish(
                     name, .resourceDeleting, resource: item.id, phase: ResourcePhase.deleting, attempt: attempt)
                 let params = (try? StateCoding.map(fromJSON: record.params, what: "params")) ?? [:]
@@ -81,10 +79,7 @@ extension EnvironmentEngine {
                         requestID: "\(name)/\(item.id)",
                         applied: DriverOutputs(values: outputs, secretKeys: Set(record.secretOutputKeys))),
                     driver: record.driver, on: record.agent.flatMap { $0.isEmpty ? nil : $0 })
-                try await self.persistTransition([
-                    .deleteResource(environment: name, name: item.id),
-                    .appendJournal(self.journal(name, item.id, operation, .succeeded)),
-                ])
+                try await self.persistTransition([.deleteResource(environment: name, name: item.id)])
                 self.publish(name, .resourceDeleted, resource: item.id, phase: ResourcePhase.deleted, attempt: attempt)
             },
             events: { [self] event in
@@ -92,9 +87,7 @@ extension EnvironmentEngine {
                     var record = byName[id]!
                     record.phase = ResourcePhase.failed
                     record.lastError = message
-                    try? await self.persistTransition([
-                        .upsertResource(record), .appendJournal(self.journal(name, id, operation, .failed)),
-                    ])
+                    try? await self.persistTransition([.upsertResource(record)])
                     self.publish(
                         name, .resourceFailed, resource: id, phase: ResourcePhase.failed, message: message,
                         attempt: attempts)

@@ -231,7 +231,7 @@ public actor EnvironmentEngine {
         precondition(running[name] == nil, "two operations on environment \(name)")
         running[name] = Task { [self] in
             await body(self)
-            await self.finished(name, repair: repair)
+            self.finished(name, repair: repair)
         }
     }
 

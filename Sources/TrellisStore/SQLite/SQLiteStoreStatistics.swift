@@ -11,6 +11,11 @@ public struct SQLiteStoreStatistics: Sendable, Hashable {
     public var mutations = 0
     /// The most batches one transaction held.
     public var largestCommit = 0
+    /// Of `commits`, those made on the writing caller's own thread because the connection
+    /// was idle and nothing was queued (no hand-off to the database thread and back).
+    public var directCommits = 0
+    /// Checkpoints: the write-ahead log copied into the database file and started over.
+    public var checkpoints = 0
 
     public init() {}
 

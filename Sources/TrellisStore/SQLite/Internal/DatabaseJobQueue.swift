@@ -14,6 +14,9 @@ enum DatabaseJob: Sendable {
     case read(@Sendable (SQLiteConnection) -> Void)
     /// A batch for the next group commit.
     case write(PendingWrite)
+    /// Copy the write-ahead log into the database file (queued by a commit made on a
+    /// caller's thread, which leaves the disk wait to the database thread).
+    case checkpoint
     /// Close once the jobs queued before this one are done; resume the caller, if any.
     case close(CheckedContinuation<Void, Never>?)
 }
@@ -21,9 +24,15 @@ enum DatabaseJob: Sendable {
 /// The queue between callers and the database thread: callers append from any thread,
 /// the database thread takes everything queued at once, which is what lets writes that
 /// arrive during a commit share the next one.
+///
+/// It also hands out the connection. Whoever uses it holds the claim: the database thread
+/// while it works through what it took, or a caller that found the connection idle and
+/// nothing queued, and commits its batch on its own thread (``claimIfIdle()``). Because a
+/// caller claims only when nothing is queued, batches still commit in the order they were
+/// submitted.
 final class DatabaseJobQueue: @unchecked Sendable {
-    // @unchecked Sendable: `jobs` and `state` are read and written only with `mutex` held;
-    // the mutex and condition are allocated once and destroyed in deinit.
+    // @unchecked Sendable: `jobs`, `state` and `claimed` are read and written only with
+    // `mutex` held; the mutex and condition are allocated once and destroyed in deinit.
     private enum State {
         /// Accepting every job.
         case open
@@ -37,6 +46,7 @@ final class DatabaseJobQueue: @unchecked Sendable {
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var jobs: [DatabaseJob] = []
     private var state = State.open
+    private var claimed = false
 
     init() {
         mutex = .allocate(capacity: 1)
@@ -83,10 +93,31 @@ final class DatabaseJobQueue: @unchecked Sendable {
         return accepted
     }
 
-    /// Waits until jobs are queued and takes all of them, in the order they were queued.
+    /// Claims the connection for the caller's thread if nobody uses it and nothing is
+    /// queued; the caller gives it back with ``release()``.
+    func claimIfIdle() -> Bool {
+        withLock {
+            guard case .open = state, jobs.isEmpty, !claimed else { return false }
+            claimed = true
+            return true
+        }
+    }
+
+    /// Gives the connection back; the database thread takes what was queued meanwhile.
+    func release() {
+        let queued = withLock {
+            claimed = false
+            return !jobs.isEmpty
+        }
+        if queued { pthread_cond_signal(condition) }
+    }
+
+    /// For the database thread: waits until jobs are queued and the connection is free,
+    /// claims it, and takes every job, in the order they were queued.
     func takeAll() -> [DatabaseJob] {
         withLock {
-            while jobs.isEmpty { pthread_cond_wait(condition, mutex) }
+            while jobs.isEmpty || claimed { pthread_cond_wait(condition, mutex) }
+            claimed = true
             let taken = jobs
             jobs = []
             return taken

@@ -1,20 +1,37 @@
 import TrellisLogging
 
-/// The loop of the database thread: takes every queued job, commits the writes among them
-/// as one transaction (group commit), runs the reads, and repeats until closed.
+/// Commits and reads on the store's connection: the loop of the database thread, and the
+/// commits callers make on their own threads when the connection is idle.
 ///
-/// With `synchronous=FULL` each commit costs an fsync of the WAL; batches that arrive while
-/// one commit is in progress queue up and share the next, so the fsync rate stays bounded
-/// by the disk while the batch rate grows with the number of concurrent writers. Each
-/// caller is resumed only after the commit that holds its batch has returned.
-final class DatabaseWorker {
+/// The loop takes every queued job, commits the writes among them as one transaction
+/// (group commit), runs the reads, and repeats until closed. With `synchronous=FULL` a
+/// commit costs an fsync of the WAL; batches that arrive while one commit is in progress
+/// queue up and share the next, so the fsync rate stays bounded by the disk while the batch
+/// rate grows with the number of concurrent writers. Each caller is resumed only after the
+/// commit that holds its batch has returned.
+///
+/// Checkpoints (copying the WAL into the database file, with fsyncs) run only on the
+/// database thread, once the log holds ``checkpointFrames`` frames.
+final class DatabaseWorker: @unchecked Sendable {
+    // @unchecked Sendable: every method but `run` is called by a thread holding the queue's
+    // claim, and `run` calls them only while it holds it; so one thread at a time touches
+    // the connection and `flushesCommits`.
+
     /// The most batches in one transaction; a larger backlog commits in several. Bounds
     /// the time a single commit holds the write lock and the latency of the first batch.
     static let maximumBatchesPerCommit = 4096
 
+    /// WAL frames (one changed page each) at which the log is copied into the database file
+    /// and started over: 16 MiB of 4 KiB pages. Larger than SQLite's default of 1,000, so
+    /// that a page changed by many commits is copied once rather than once per thousand
+    /// frames, and the checkpoints' fsyncs are rarer.
+    static let checkpointFrames = 4096
+
     private let connection: SQLiteConnection
     /// Whether the connection runs with `synchronous=FULL` now (it opens that way).
     private var flushesCommits = true
+    /// Whether a checkpoint job is queued and not yet run.
+    private var checkpointQueued = false
     private let queue: DatabaseJobQueue
     private let statistics: StatisticsRecorder
     private let logger: Logger
@@ -27,6 +44,7 @@ final class DatabaseWorker {
         self.queue = queue
         self.statistics = statistics
         self.logger = logger
+        connection.trackWALFrames()
     }
 
     /// Runs until a close job; then closes the connection and resumes whoever waits for it.
@@ -40,6 +58,7 @@ final class DatabaseWorker {
                 switch job {
                 case .read(let body): reads.append(body)
                 case .write(let write): writes.append(write)
+                case .checkpoint: checkpointQueued = false
                 case .close(let continuation):
                     closers.append(continuation)
                     closing = true
@@ -49,10 +68,16 @@ final class DatabaseWorker {
             var start = 0
             while start < writes.count {
                 let end = min(start + Self.maximumBatchesPerCommit, writes.count)
-                commit(writes[start..<end])
+                let group = writes[start..<end]
+                let results = commit(group.map(\.batch))
+                for (write, result) in zip(group, results) {
+                    write.continuation.resume(with: result.mapError { $0 as any Error })
+                }
                 start = end
             }
             for read in reads { read(connection) }
+            if connection.framesInWAL >= Self.checkpointFrames { checkpoint() }
+            if !closing { queue.release() }
         }
 
         connection.close()
@@ -63,14 +88,35 @@ final class DatabaseWorker {
         for closer in closers { closer?.resume() }
     }
 
+    /// Commits one batch on the caller's thread, which holds the queue's claim; leaves a
+    /// checkpoint, when one is due, to the database thread.
+    func commitNow(_ batch: StoreBatch) -> Result<StoreWriteResult, StoreError> {
+        let result = commit([batch])[0]
+        statistics.record { $0.directCommits += 1 }
+        if connection.framesInWAL >= Self.checkpointFrames && !checkpointQueued {
+            checkpointQueued = queue.submit(.checkpoint)
+        }
+        return result
+    }
+
+    private func checkpoint() {
+        do throws(StoreError) {
+            try connection.checkpoint()
+            statistics.record { $0.checkpoints += 1 }
+        } catch {
+            // The frames stay in the log, which is still the database; the next one retries.
+            logger.warning("store checkpoint failed", ["store.path": connection.path, "error": error.message])
+        }
+    }
+
     /// Applies a group of batches in one transaction, each inside a savepoint so that a
-    /// failing batch is undone alone, then commits and resumes every caller.
-    private func commit(_ group: ArraySlice<PendingWrite>) {
+    /// failing batch is undone alone, then commits; returns each batch's result.
+    private func commit(_ group: [StoreBatch]) -> [Result<StoreWriteResult, StoreError>] {
         var results: [Result<StoreWriteResult, StoreError>] = []
         results.reserveCapacity(group.count)
         do throws(StoreError) {
             // One batch that must be flushed makes the whole commit flushed.
-            let flush = group.contains { $0.batch.durability == .flushed }
+            let flush = group.contains { $0.durability == .flushed }
             if flush != flushesCommits {
                 try connection.execute(
                     flush ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
@@ -78,8 +124,8 @@ final class DatabaseWorker {
                 flushesCommits = flush
             }
             try connection.run("BEGIN IMMEDIATE", operation: "begin transaction")
-            for write in group {
-                results.append(apply(write.batch))
+            for batch in group {
+                results.append(apply(batch))
                 if !connection.isInTransaction {
                     // SQLite rolled the whole transaction back (disk full, I/O error): the
                     // batches applied before this one are gone too.
@@ -95,7 +141,7 @@ final class DatabaseWorker {
         }
 
         let failed = results.count { if case .failure = $0 { true } else { false } }
-        let mutations = group.reduce(0) { $0 + $1.batch.mutations.count }
+        let mutations = group.reduce(0) { $0 + $1.mutations.count }
         statistics.record { statistics in
             statistics.commits += 1
             statistics.batches += group.count - failed
@@ -103,9 +149,7 @@ final class DatabaseWorker {
             statistics.mutations += mutations
             statistics.largestCommit = max(statistics.largestCommit, group.count)
         }
-        for (write, result) in zip(group, results) {
-            write.continuation.resume(with: result.mapError { $0 as any Error })
-        }
+        return results
     }
 
     /// Applies one batch inside a savepoint; on failure rolls back to it and reports why.

@@ -13,12 +13,19 @@ enum SQLiteValue {
 
 /// One SQLite connection and its prepared statements.
 ///
-/// Not thread-safe: it is owned by the store's database thread and used only there.
+/// Not thread-safe: one thread at a time uses it (the store hands it out under a claim,
+/// see ``DatabaseJobQueue``).
 final class SQLiteConnection {
+    /// Frames in the write-ahead log after the latest commit, as SQLite's WAL hook reports.
+    private final class WALFrames {
+        var count = 0
+    }
+
     let path: String
     private var handle: OpaquePointer?
     /// Prepared statements by SQL text, prepared on first use and kept until close.
     private var statements: [String: SQLiteStatement] = [:]
+    private let walFrames = WALFrames()
 
     /// Opens (creating if needed) the database file at `path`.
     init(path: String) throws(StoreError) {
@@ -39,6 +46,33 @@ final class SQLiteConnection {
 
     deinit {
         close()
+    }
+
+    /// Replaces SQLite's automatic checkpoint, which runs inside whichever COMMIT crosses
+    /// the threshold, with a count of the log's frames: the owner checkpoints when it
+    /// chooses (``checkpoint()``), on a thread where waiting for the disk is harmless.
+    func trackWALFrames() {
+        let frames = Unmanaged.passUnretained(walFrames).toOpaque()
+        sqlite3_wal_hook(
+            db,
+            { context, _, _, count in
+                Unmanaged<WALFrames>.fromOpaque(context!).takeUnretainedValue().count = Int(count)
+                return SQLITE_OK
+            }, frames)
+    }
+
+    /// Frames in the write-ahead log since it last started over.
+    var framesInWAL: Int { walFrames.count }
+
+    /// Copies the write-ahead log into the database file (a passive checkpoint: this is the
+    /// only connection, so it copies everything) and fsyncs it; the next commit starts the
+    /// log over.
+    func checkpoint() throws(StoreError) {
+        var logFrames: Int32 = 0
+        var copied: Int32 = 0
+        let result = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
+        guard result == SQLITE_OK else { throw error("sqlite3_wal_checkpoint_v2", result, operation: "checkpoint") }
+        walFrames.count = 0
     }
 
     /// Finalises every statement and closes the connection; later use traps.

@@ -103,6 +103,12 @@ enum Schema {
                 ALTER TABLE resources ADD COLUMN drift TEXT NOT NULL DEFAULT '';
                 CREATE INDEX resources_by_agent ON resources (agent);
                 """),
+        Migration(
+            version: 3, name: "agent index without the coordinator's own resources",
+            sql: """
+                DROP INDEX resources_by_agent;
+                CREATE INDEX resources_by_agent ON resources (agent) WHERE agent IS NOT NULL;
+                """),
     ]
 
     /// The newest schema version this build knows.
