@@ -25,21 +25,57 @@ public struct GraphExecutor: Sendable {
         step: @escaping @Sendable (WorkItem, Int) async throws -> Void,
         events: @escaping @Sendable (ExecutionEvent) async -> Void = { _ in }
     ) async -> ExecutionReport {
+        await run(
+            items, completed: completed,
+            step: { item, attempt, _ -> Never? in
+                try await step(item, attempt)
+                return nil
+            },
+            settle: { _ in }, events: events)
+    }
+
+    /// Runs `items` where a step may leave the record of its success for the executor to
+    /// hand on: a step returns it instead of writing it, and the executor gives it to the
+    /// next step it starts (`carried`, on that step's first attempt), which writes it with
+    /// its own first record, before acting on either. A chain of steps then makes one write
+    /// per step instead of two. Records no started step can take (nothing became
+    /// startable, or the run ends) go to `settle`, which the executor awaits before it
+    /// starts anything else.
+    ///
+    /// A step that takes records must write them before it acts, and before anything that
+    /// may wait long (it can write them alone first). A carried record whose step fails
+    /// before writing it is lost, which leaves its item looking unfinished to whoever reads
+    /// the records: it runs again next time, as after a crash.
+    public func run<Record: Sendable>(
+        _ items: [WorkItem],
+        completed: Set<String> = [],
+        step: @escaping @Sendable (WorkItem, Int, [Record]) async throws -> Record?,
+        settle: @escaping @Sendable ([Record]) async -> Void,
+        events: @escaping @Sendable (ExecutionEvent) async -> Void = { _ in }
+    ) async -> ExecutionReport {
         var state = SchedulerState(items: items, completed: completed, limits: limits)
         let limits = limits
 
-        await withTaskGroup(of: (String, Result<Int, StepFailure>).self) { group in
+        await withTaskGroup(of: (String, Result<Int, StepFailure>, Record?).self) { group in
+            var unclaimed: [Record] = []
             func launchReady() {
                 while let item = state.nextStartable() {
+                    let carried = unclaimed
+                    unclaimed = []
                     group.addTask {
-                        (item.id, await Self.attempt(item, limits: limits, step: step, events: events))
+                        var record: Record?
+                        let result = await Self.attempt(item, limits: limits, events: events) { item, attempt in
+                            record = try await step(item, attempt, attempt == 1 ? carried : [])
+                        }
+                        return (item.id, result, record)
                     }
                 }
             }
             launchReady()
-            while let (id, result) = await group.next() {
+            while let (id, result, record) = await group.next() {
                 switch result {
                 case .success(let attempts):
+                    if let record { unclaimed.append(record) }
                     await events(.succeeded(id: id, attempts: attempts))
                     state.succeeded(id, attempts: attempts)
                 case .failure(let failure):
@@ -48,8 +84,11 @@ public struct GraphExecutor: Sendable {
                         await events(.blocked(id: blocked, dependency: id))
                     }
                 }
-                if Task.isCancelled { continue }
-                launchReady()
+                if !Task.isCancelled { launchReady() }
+                if !unclaimed.isEmpty {
+                    await settle(unclaimed)
+                    unclaimed = []
+                }
             }
         }
         return ExecutionReport(outcomes: state.finish())
@@ -63,8 +102,8 @@ public struct GraphExecutor: Sendable {
     private static func attempt(
         _ item: WorkItem,
         limits: ExecutionLimits,
-        step: @Sendable (WorkItem, Int) async throws -> Void,
-        events: @Sendable (ExecutionEvent) async -> Void
+        events: @Sendable (ExecutionEvent) async -> Void,
+        step: (WorkItem, Int) async throws -> Void
     ) async -> Result<Int, StepFailure> {
         var backoff = limits.initialBackoff
         var attempt = 1

@@ -168,4 +168,72 @@ struct GraphExecutorTests {
         #expect(report.allSucceeded)
         #expect(counter.withLock { $0 } == 10_000)
     }
+
+    @Test("a step's record is handed to the next step started, and settled when none starts")
+    func recordsAreHandedOn() async {
+        let carried = Mutex<[String: [String]]>([:])
+        let settled = Mutex<[[String]]>([])
+        let report = await GraphExecutor().run(
+            [item("a"), item("b", ["a"]), item("c", ["b"])],
+            step: { work, _, records -> String? in
+                carried.withLock { $0[work.id] = records }
+                return "\(work.id) done"
+            },
+            settle: { records in settled.withLock { $0.append(records) } })
+        #expect(report.allSucceeded)
+        // A chain: each step carries the one before it; the last one's record has nobody
+        // to carry it.
+        #expect(carried.withLock { $0 } == ["a": [], "b": ["a done"], "c": ["b done"]])
+        #expect(settled.withLock { $0 } == [["c done"]])
+    }
+
+    @Test("a record goes to one step only; later attempts and unrelated finishes carry nothing twice")
+    func recordsGoOnce() async {
+        var limits = ExecutionLimits()
+        limits.initialBackoff = .milliseconds(5)
+        let carried = Mutex<[String]>([])
+        let settled = Mutex<[String]>([])
+        let attempts = Mutex<[String: [[String]]]>([:])
+        let report = await GraphExecutor(limits: limits).run(
+            // a fans out to b, c and d; c fails once, retryably.
+            [item("a"), item("b", ["a"]), item("c", ["a"]), item("d", ["a"])],
+            step: { work, attempt, records -> String? in
+                attempts.withLock { $0[work.id, default: []].append(records) }
+                carried.withLock { $0 += records }
+                if work.id == "c" && attempt == 1 { throw StepError("busy", retryable: true) }
+                return work.id
+            },
+            settle: { records in settled.withLock { $0 += records } })
+        #expect(report.allSucceeded)
+        #expect(report.outcomes["c"] == .succeeded(attempts: 2))
+        // Every record is carried or settled exactly once.
+        let all = carried.withLock { $0 } + settled.withLock { $0 }
+        #expect(all.sorted() == ["a", "b", "c", "d"])
+        #expect(attempts.withLock { $0["c"]?.last } == [])
+    }
+
+    @Test("records of steps finished when the run is cancelled are settled, not dropped")
+    func recordsSettledOnCancel() async {
+        let settled = Mutex<[String]>([])
+        let (started, starting) = AsyncStream.makeStream(of: Void.self)
+        let task = Task {
+            await GraphExecutor().run(
+                [item("a"), item("b", ["a"])],
+                step: { work, _, _ -> String? in
+                    if work.id == "a" {
+                        starting.yield()
+                        // Runs until the run is cancelled, then finishes normally.
+                        while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(1)) }
+                    }
+                    return work.id
+                },
+                settle: { records in settled.withLock { $0 += records } })
+        }
+        for await _ in started { break }
+        task.cancel()
+        let report = await task.value
+        #expect(report.outcomes["a"] == .succeeded(attempts: 1))
+        #expect(report.outcomes["b"] == .notStarted)
+        #expect(settled.withLock { $0 } == ["a"])
+    }
 }

@@ -125,12 +125,18 @@ extension EnvironmentEngine {
             let failed = report.failed + deletionReport.failed
             let phase = failed.isEmpty && report.blocked.isEmpty ? EnvironmentPhase.ready : EnvironmentPhase.failed
             let message = Self.summary(report, deletionReport)
-            try await persist([
-                .setEnvironmentPhase(name: name, phase: phase, expectedRevision: nil),
-                .appendJournal(
-                    journal(name, nil, Operation.apply, phase == EnvironmentPhase.ready ? .succeeded : .failed)),
-                .compactJournal(environment: name),
-            ])
+            // A Ready outcome lost with a power cut costs nothing: the apply resumes, finds
+            // every resource Ready (or runs again the few whose transitions were lost too)
+            // and ends Ready again, so it needs no fsync. A Failed one is flushed: resuming
+            // would retry what the caller was told had failed.
+            try await persist(
+                StoreBatch(
+                    [
+                        .setEnvironmentPhase(name: name, phase: phase, expectedRevision: nil),
+                        .appendJournal(
+                            journal(name, nil, Operation.apply, phase == EnvironmentPhase.ready ? .succeeded : .failed)),
+                        .compactJournal(environment: name),
+                    ], durability: phase == EnvironmentPhase.ready ? .written : .flushed))
             publish(name, .environmentPhase, phase: phase, message: message)
             logger.info("environment applied", ["env.name": name, "env.phase": phase])
         } catch {
@@ -150,17 +156,27 @@ extension EnvironmentEngine {
         let table = PlacementTable(previous.values.compactMap(\.agent).filter { !$0.isEmpty })
         return await GraphExecutor(limits: limits).run(
             items, completed: completed,
-            step: { [self] item, attempt in
+            step: { [self] item, attempt, carried -> FinishedResource? in
                 let resource = byName[item.id]!
                 let earlier = previous[resource.name]
-                let agent = try await self.target(
-                    driver: resource.driver, placement: resource.placement, sticky: earlier?.agent, table: table)
+                var carried = carried
+                let agent: String?
+                if let known = self.immediateTarget(driver: resource.driver, sticky: earlier?.agent) {
+                    agent = known
+                } else {
+                    // Placement may wait for an agent: what this step carries goes first.
+                    try await self.record(carried, environment: name)
+                    carried = []
+                    agent = try await self.target(
+                        driver: resource.driver, placement: resource.placement, sticky: earlier?.agent, table: table)
+                }
                 let startedAt = Clock.nowMilliseconds()
                 var applying = Self.record(
                     name, resource, phase: ResourcePhase.applying, attempts: attempt, startedAt: startedAt,
                     previous: earlier)
                 applying.agent = agent
-                try await self.persistTransition([.upsertResource(applying)])
+                try await self.persistTransition(carried.flatMap(\.mutations) + [.upsertResource(applying)])
+                self.publish(carried, environment: name)
                 self.publish(
                     name, .resourceStarted, resource: resource.name, phase: ResourcePhase.applying, attempt: attempt)
                 let params: SpecMap
@@ -189,18 +205,37 @@ extension EnvironmentEngine {
                 var done: [StoreMutation] = [.upsertResource(record)]
                 // Applied, a resource an agent holds matches its spec again.
                 if agent != nil { done.append(.setResourceDrift(environment: name, name: resource.name, drift: "")) }
-                try await self.persistTransition(done)
                 outputs.set(resource.name, produced.values)
-                self.publish(
-                    name, .resourceReady, resource: resource.name, phase: ResourcePhase.ready, attempt: attempt,
+                // Written with the next resource to start (or settled), then published.
+                return FinishedResource(
+                    mutations: done, resource: resource.name, attempt: attempt,
                     outputs: StateCoding.shown(produced.values, secretKeys: produced.secretKeys))
             },
+            settle: { [self] finished in
+                try? await self.record(finished, environment: name)
+            },
             events: { [self] event in
-                // Starts and successes are recorded by the step itself: no hop to the actor.
+                // Starts and successes are recorded by the steps themselves: no hop to the actor.
                 if case .started = event { return }
                 if case .succeeded = event { return }
                 await self.recordOutcome(event, environment: name, resources: byName)
             })
+    }
+
+    /// Writes resources' Ready transitions, then tells the environment's watchers.
+    private nonisolated func record(_ finished: [FinishedResource], environment name: String) async throws {
+        guard !finished.isEmpty else { return }
+        try await persistTransition(finished.flatMap(\.mutations))
+        publish(finished, environment: name)
+    }
+
+    /// Publishes written Ready transitions.
+    private nonisolated func publish(_ finished: [FinishedResource], environment name: String) {
+        for resource in finished {
+            publish(
+                name, .resourceReady, resource: resource.resource, phase: ResourcePhase.ready,
+                attempt: resource.attempt, outputs: resource.outputs)
+        }
     }
 
     /// Persists and publishes failures, blocks and retries as the executor reports them.
@@ -270,6 +305,16 @@ extension EnvironmentEngine {
         }
         return parts.joined(separator: "; ")
     }
+}
+
+/// A resource that was applied, with its Ready transition not yet written: the executor
+/// hands it to the next resource that starts, whose first write carries it.
+struct FinishedResource: Sendable {
+    var mutations: [StoreMutation]
+    var resource: String
+    var attempt: Int
+    /// Its outputs as shown to watchers: secrets redacted.
+    var outputs: [String: String]
 }
 
 /// A failure of the engine itself, not of a resource.

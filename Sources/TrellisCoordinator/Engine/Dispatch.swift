@@ -23,6 +23,15 @@ final class PlacementTable: Sendable {
 }
 
 extension EnvironmentEngine {
+    /// Where a step runs when that is known without waiting: `.some(nil)` for the
+    /// coordinator's own drivers, the agent that holds the resource already; nil when an
+    /// agent has to be chosen (``target(driver:placement:sticky:table:)``).
+    nonisolated func immediateTarget(driver: String, sticky: String?) -> String?? {
+        if drivers.driver(named: driver) != nil { return .some(nil) }
+        if let sticky, !sticky.isEmpty { return .some(sticky) }
+        return nil
+    }
+
     /// Where a step of a resource with `driver` runs: nil for the coordinator's own
     /// drivers, else an agent: `sticky` (the agent that holds the resource already)
     /// when there is one, otherwise a connected agent that matches the placement.

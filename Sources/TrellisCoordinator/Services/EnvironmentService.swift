@@ -44,7 +44,13 @@ enum EnvironmentService {
         router.register(
             TrellisV1.EnvironmentService.watch,
             serverStreaming: { request, writer, _ in
-                for await event in engine.watch(request.name) { try await writer.write(event) }
+                for await event in engine.watch(request.name) {
+                    if event.event == .environmentPhase {
+                        try await writer.write(event)
+                    } else {
+                        try await writer.write(coalescing: event)
+                    }
+                }
             })
     }
 
@@ -56,7 +62,13 @@ enum EnvironmentService {
         var pending = names
         guard !pending.isEmpty else { return }
         for await event in events {
-            try await writer.write(event)
+            // Resource events may wait a moment to share a write; a phase goes out at once,
+            // with everything before it.
+            if event.event == .environmentPhase {
+                try await writer.write(event)
+            } else {
+                try await writer.write(coalescing: event)
+            }
             if event.event == .environmentPhase, terminal.contains(event.phase) {
                 pending.remove(event.environment)
                 if pending.isEmpty { return }

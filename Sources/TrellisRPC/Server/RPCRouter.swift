@@ -135,4 +135,14 @@ public struct RPCResponseWriter<Response: WireMessage>: Sendable {
     public func write(_ response: Response) async throws {
         try await call.send(response)
     }
+
+    /// Writes `response`, letting it wait up to `ServerLimits.coalescingDelay` (2 ms) for
+    /// the responses written after it,
+    /// so that they share one TLS record and one write to the socket; a later ``write(_:)``
+    /// sends everything at once. For streams of many small messages whose reader can take
+    /// them a moment late (progress events), where a write each would cost more than the
+    /// messages.
+    public func write(coalescing response: Response) async throws {
+        try await call.send(response, coalescing: true)
+    }
 }

@@ -222,7 +222,8 @@ final class Listener: EventHandler, @unchecked Sendable {
         }
         let transport = FramedTransport(
             loop: loop, fd: fd, peer: peer, tls: tls,
-            limits: TransportLimits(maxFrameSize: shared.limits.maxFrameSize))
+            limits: TransportLimits(
+                maxFrameSize: shared.limits.maxFrameSize, coalescingDelay: shared.limits.coalescingDelay))
         transport.admission = shared.admission
         let connection = ServerConnection(loop: loop, transport: transport, shared: shared)
         shared.connections.withLock { $0[ObjectIdentifier(connection)] = connection }

@@ -54,7 +54,7 @@ struct ServerCall: Sendable {
         }
     }
 
-    func send<Response: WireMessage>(_ response: Response) async throws {
+    func send<Response: WireMessage>(_ response: Response, coalescing: Bool = false) async throws {
         let bytes: [UInt8]
         do {
             bytes = try response.encoded()
@@ -62,8 +62,8 @@ struct ServerCall: Sendable {
             throw RPCError(.internal, "rpc: \(context.method) produced a response that cannot be encoded")
         }
         // On the connection's loop, with window to spare, the message goes out at once.
-        if try connection.ifOnLoop({ try $0.sendNow(streamID, bytes) }) == true { return }
-        try await connection.send(streamID, bytes)
+        if try connection.ifOnLoop({ try $0.sendNow(streamID, bytes, coalescing: coalescing) }) == true { return }
+        try await connection.send(streamID, bytes, coalescing: coalescing)
     }
 
     private func decode<Request: WireMessage>(_ type: Request.Type, _ bytes: [UInt8]) throws -> Request {

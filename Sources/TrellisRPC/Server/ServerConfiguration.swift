@@ -5,6 +5,9 @@ public struct ServerLimits: Sendable, Hashable {
     /// The largest frame accepted, checked on the length prefix before anything is
     /// allocated. Like gRPC's default receive limit.
     public var maxFrameSize: Int = 4 << 20
+    /// How long a response written with ``RPCResponseWriter/write(coalescing:)`` may wait
+    /// for later ones to share its TLS record and its write to the socket.
+    public var coalescingDelay: Duration = .milliseconds(2)
     /// Streams open at once on one connection; bounds the memory of a connection at
     /// about this many times the initial window.
     public var maxConcurrentStreams: Int = 1024

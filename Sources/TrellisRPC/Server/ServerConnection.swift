@@ -329,27 +329,27 @@ actor ServerConnection: TransportDelegate, LoopBoundActor {
 
     /// Sends one response message on stream `id` if the window and the transport allow
     /// it now; false when the caller must wait in ``send(_:_:)``.
-    func sendNow(_ id: UInt32, _ bytes: [UInt8]) throws -> Bool {
+    func sendNow(_ id: UInt32, _ bytes: [UInt8], coalescing: Bool = false) throws -> Bool {
         guard let stream = streams[id] else { throw RPCError(.cancelled, "rpc: call ended") }
-        return try trySend(stream, bytes)
+        return try trySend(stream, bytes, coalescing: coalescing)
     }
 
     /// Sends one response message on stream `id`, waiting for window and for the
     /// connection to drain when it is backed up.
-    func send(_ id: UInt32, _ bytes: [UInt8]) async throws {
+    func send(_ id: UInt32, _ bytes: [UInt8], coalescing: Bool = false) async throws {
         guard let stream = streams[id] else { throw RPCError(.cancelled, "rpc: call ended") }
-        while try !trySend(stream, bytes) {
+        while try !trySend(stream, bytes, coalescing: coalescing) {
             try await withCheckedThrowingContinuation { continuation in
                 stream.waitToSend(continuation, ready: stream.canSend && !transport.isBackedUp)
             }
         }
     }
 
-    private func trySend(_ stream: StreamState, _ bytes: [UInt8]) throws -> Bool {
+    private func trySend(_ stream: StreamState, _ bytes: [UInt8], coalescing: Bool) throws -> Bool {
         if let error = stream.terminated { throw error }
         guard stream.canSend && !transport.isBackedUp else { return false }
         stream.charge(bytes.count)
-        transport.send(Frames.message(stream.id, bytes))
+        transport.send(Frames.message(stream.id, bytes), coalescing: coalescing)
         return true
     }
 

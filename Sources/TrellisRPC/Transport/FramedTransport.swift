@@ -44,6 +44,14 @@ struct TransportLimits: Sendable {
     /// the first answers while later ones are still being served, so that both ends work
     /// at the same time instead of taking turns.
     var callsPerBatch: Int = 8
+    /// How long a frame sent with `coalescing` may wait for later frames to share its TLS
+    /// record and write (a progress stream's events, arriving a few at a time).
+    var coalescingDelay: Duration = .milliseconds(2)
+
+    init(maxFrameSize: Int, coalescingDelay: Duration = .milliseconds(2)) {
+        self.maxFrameSize = maxFrameSize
+        self.coalescingDelay = coalescingDelay
+    }
 }
 
 /// A TLS connection carrying length-prefixed frames, driven by one event loop.
@@ -79,6 +87,8 @@ final class FramedTransport: EventHandler {
     private var flushScheduled = false
     private var readPaused = false
     private var closeTimer: TimerID?
+    /// The flush of frames sent with `coalescing`, when no end-of-turn flush is due.
+    private var coalescingTimer: TimerID?
     /// Calls opened by the frames delivered in the current batch.
     private var callsInBatch = 0
     /// An Open that would have gone over `callsPerBatch`, delivered first in the next batch.
@@ -156,8 +166,10 @@ final class FramedTransport: EventHandler {
     var negotiatedProtocolVersion: String { tls.protocolVersion }
     var resumedSession: Bool { tls.resumedSession }
 
-    /// Queues a frame; it is written at the end of the loop's turn.
-    func send(_ frame: WireV1.Frame) {
+    /// Queues a frame; it is written at the end of the loop's turn, or, with
+    /// `coalescing`, within `limits.coalescingDelay` (sooner if another frame is sent
+    /// without it meanwhile, or the buffer fills).
+    func send(_ frame: WireV1.Frame, coalescing: Bool = false) {
         guard isOpen else { return }
         do {
             try encoder.encode(frame, appendingTo: &outbound)
@@ -166,7 +178,7 @@ final class FramedTransport: EventHandler {
             // the runtime let unvalidated text through.
             preconditionFailure("rpc: cannot encode an outbound frame: \(error)")
         }
-        scheduleFlush()
+        if coalescing { scheduleCoalescedFlush() } else { scheduleFlush() }
         if outbound.count - outboundOffset > limits.outboundHighWatermark {
             flush()
             updateInterest()
@@ -367,7 +379,21 @@ final class FramedTransport: EventHandler {
         }
     }
 
+    private func scheduleCoalescedFlush() {
+        guard !flushScheduled, coalescingTimer == nil else { return }
+        coalescingTimer = loop.scheduleTimer(at: .now + limits.coalescingDelay) { [weak self] in
+            guard let self else { return }
+            self.coalescingTimer = nil
+            self.flush()
+            self.updateInterest()
+        }
+    }
+
     private func flush() {
+        if let coalescingTimer {
+            loop.cancelTimer(coalescingTimer)
+            self.coalescingTimer = nil
+        }
         switch state {
         case .open, .closing: break
         case .handshaking, .closed: return
@@ -456,6 +482,7 @@ final class FramedTransport: EventHandler {
         // A waiting connection keeps its place: when its turn comes it passes the slot on.
         if case .held = slot { releaseHandshakeSlot() }
         if let closeTimer { loop.cancelTimer(closeTimer) }
+        if let coalescingTimer { loop.cancelTimer(coalescingTimer) }
         if wasOpen && error == nil { tls.shutdown() }
         loop.deregister(fd)
         Glibc.close(fd)
