@@ -53,6 +53,12 @@ public class BuiltProcess: @unchecked Sendable {
         }.start()
     }
 
+    /// A test that stopped early (a failed `#require`, a thrown error) leaves no process
+    /// behind.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// Everything the process wrote so far.
     public var log: String { output.text }
 

@@ -196,9 +196,8 @@ extension EnvironmentEngine {
                         environment: name, resource: resource.name, type: resource.type, params: params,
                         attempt: attempt, requestID: "\(name)/\(resource.name)", applied: applied),
                     driver: resource.driver, on: agent)
-                var record = Self.record(
-                    name, resource, phase: ResourcePhase.ready, attempts: attempt, startedAt: startedAt)
-                record.agent = agent
+                var record = applying
+                record.phase = ResourcePhase.ready
                 record.outputs = SpecValue.map(produced.values).canonicalJSON
                 record.secretOutputKeys = produced.secretKeys.sorted()
                 record.finishedAt = Clock.nowMilliseconds()

@@ -124,13 +124,19 @@ final class DatabaseWorker: @unchecked Sendable {
                 flushesCommits = flush
             }
             try connection.run("BEGIN IMMEDIATE", operation: "begin transaction")
-            for batch in group {
-                results.append(apply(batch))
-                if !connection.isInTransaction {
-                    // SQLite rolled the whole transaction back (disk full, I/O error): the
-                    // batches applied before this one are gone too.
-                    if case .failure(let cause) = results.last { throw cause }
-                    throw StoreError(code: .database, message: "store: transaction rolled back by SQLite")
+            if group.count == 1 {
+                // A batch alone needs no savepoint: if it fails, the transaction is rolled
+                // back, which undoes just that batch.
+                results.append(.success(try applyMutations(of: group[0])))
+            } else {
+                for batch in group {
+                    results.append(apply(batch))
+                    if !connection.isInTransaction {
+                        // SQLite rolled the whole transaction back (disk full, I/O error): the
+                        // batches applied before this one are gone too.
+                        if case .failure(let cause) = results.last { throw cause }
+                        throw StoreError(code: .database, message: "store: transaction rolled back by SQLite")
+                    }
                 }
             }
             try connection.run("COMMIT", operation: "commit")
@@ -152,17 +158,23 @@ final class DatabaseWorker: @unchecked Sendable {
         return results
     }
 
+    /// Runs a batch's mutations in the open transaction.
+    private func applyMutations(of batch: StoreBatch) throws(StoreError) -> StoreWriteResult {
+        var outcomes: [MutationOutcome] = []
+        outcomes.reserveCapacity(batch.mutations.count)
+        for mutation in batch.mutations {
+            outcomes.append(try connection.apply(mutation))
+        }
+        return StoreWriteResult(outcomes: outcomes)
+    }
+
     /// Applies one batch inside a savepoint; on failure rolls back to it and reports why.
     private func apply(_ batch: StoreBatch) -> Result<StoreWriteResult, StoreError> {
         do throws(StoreError) {
             try connection.run("SAVEPOINT batch", operation: "begin batch")
-            var outcomes: [MutationOutcome] = []
-            outcomes.reserveCapacity(batch.mutations.count)
-            for mutation in batch.mutations {
-                outcomes.append(try connection.apply(mutation))
-            }
+            let result = try applyMutations(of: batch)
             try connection.run("RELEASE batch", operation: "end batch")
-            return .success(StoreWriteResult(outcomes: outcomes))
+            return .success(result)
         } catch {
             if connection.isInTransaction {
                 do throws(StoreError) {
