@@ -111,7 +111,7 @@ public actor EnvironmentEngine {
     func apply(
         _ files: [TrellisV1.SourceFile]
     ) async throws -> (
-        documents: [AdmittedDocument], environments: [String], events: AsyncStream<TrellisV1.ProgressEvent>
+        documents: [AdmittedDocument], environments: [String], events: ProgressStream
     ) {
         let admitted = try await admission.admit(files)
         let names = admitted.environments.map(\.resolved.name)
@@ -176,7 +176,7 @@ public actor EnvironmentEngine {
     }
 
     /// Starts deleting environment `name`; returns its progress stream.
-    func delete(_ name: String) async throws -> AsyncStream<TrellisV1.ProgressEvent> {
+    func delete(_ name: String) async throws -> ProgressStream {
         guard try await store.environment(named: name) != nil else {
             throw RPCError(.notFound, "engine: environment \(name) does not exist")
         }
@@ -189,7 +189,7 @@ public actor EnvironmentEngine {
     }
 
     /// Events of one environment or all, from now on.
-    nonisolated func watch(_ name: String) -> AsyncStream<TrellisV1.ProgressEvent> {
+    nonisolated func watch(_ name: String) -> ProgressStream {
         hub.subscribe(to: name.isEmpty ? nil : [name], unbounded: false)
     }
 

@@ -56,7 +56,7 @@ enum EnvironmentService {
 
     /// Writes `events` until every environment in `names` reaches a terminal phase.
     private static func follow(
-        _ events: AsyncStream<TrellisV1.ProgressEvent>, until names: Set<String>, terminal: Set<String>,
+        _ events: ProgressStream, until names: Set<String>, terminal: Set<String>,
         _ writer: RPCResponseWriter<TrellisV1.ProgressEvent>
     ) async throws {
         var pending = names
