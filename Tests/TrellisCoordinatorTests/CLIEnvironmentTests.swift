@@ -133,6 +133,10 @@ struct CLIEnvironmentTests {
         #expect(result.stdout.contains("2 to create in 2 layers"))
         let list = try await trellis(["get", "environments", "-o", "json"], server: server, api: api)
         #expect(list.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        let apply = try await trellis(["apply", "-f", file], server: server, api: api)
+        #expect(apply.status == 0, "stderr: \(apply.stderr)")
+        let again = try await trellis(["plan", "-f", file], server: server, api: api)
+        #expect(again.stdout.contains("2 unchanged in 2 layers"), "\(again.stdout)")
         await server.terminate()
     }
 }

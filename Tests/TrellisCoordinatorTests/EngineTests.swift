@@ -196,6 +196,60 @@ struct EngineTests {
         await store.close()
     }
 
+    @Test("two applies of one environment at once: one runs, the other is refused, nothing breaks")
+    func concurrentApplies() async throws {
+        let (engine, store, _) = try await makeEngine()
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    do {
+                        let (_, _, events) = try await engine.apply([file(diamond)])
+                        for await event in events where event.event == .environmentPhase && event.phase == "Ready" {
+                            return "ready"
+                        }
+                        return "ended"
+                    } catch let error as RPCError {
+                        return "\(error.code)"
+                    } catch {
+                        return "\(error)"
+                    }
+                }
+            }
+            var outcomes: [String] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes.sorted()
+        }
+        #expect(outcomes == ["\(StatusCode.failedPrecondition)", "ready"])
+        await engine.waitUntilIdle()
+        #expect(try await engine.status(of: "shape").phase == "Ready")
+        await store.close()
+    }
+
+    @Test("an apply that finds the engine repairing drift waits for the repair, then runs")
+    func applyWaitsForRepair() async throws {
+        let (engine, store, _) = try await makeEngine()
+        _ = try await applyAndCollect(engine, diamond)
+        // A repair the engine started by itself, taking a moment.
+        let repairEnded = Mutex<ContinuousClock.Instant?>(nil)
+        #expect(await engine.claim("shape", .repair))
+        await engine.launch("shape") { _ in
+            try? await Task.sleep(for: .milliseconds(300))
+            repairEnded.withLock { $0 = .now }
+        }
+        let changed = diamond.replacingOccurrences(of: "50ms", with: "60ms")
+        let events = try await applyAndCollect(engine, changed)
+        #expect(repairEnded.withLock { $0 } != nil, "the apply was admitted before the repair ended")
+        #expect(events.last?.phase == "Ready")
+        // A delete waits the same way.
+        #expect(await engine.claim("shape", .repair))
+        await engine.launch("shape") { _ in try? await Task.sleep(for: .milliseconds(100)) }
+        let deleting = try await engine.delete("shape")
+        for await event in deleting where event.event == .environmentPhase && event.phase == "Deleted" { break }
+        await engine.waitUntilIdle()
+        #expect(try await store.environment(named: "shape") == nil)
+        await store.close()
+    }
+
     @Test("plan reports what apply would do and changes nothing")
     func planChangesNothing() async throws {
         let (engine, store, _) = try await makeEngine()

@@ -126,7 +126,7 @@ enum PlanOutput {
         var counts: [String: Int] = [:]
         for resource in plan.resources { counts[actionName(resource.action), default: 0] += 1 }
         let parts = ["create", "update", "delete", "unchanged"].compactMap { name in
-            counts[name].map { "\($0) to \(name)" }
+            counts[name].map { name == "unchanged" ? "\($0) unchanged" : "\($0) to \(name)" }
         }
         let text = parts.isEmpty ? "nothing to do" : parts.joined(separator: ", ")
         return "\(text) in \(plan.layerCount) layer\(plan.layerCount == 1 ? "" : "s")"

@@ -29,6 +29,9 @@ public actor EnvironmentEngine {
     let hub = ProgressHub()
     let logger: Logger
     let faults: FaultInjection
+    /// The operation each environment has, from the moment it is claimed (before any
+    /// suspension that could let a second one in) until it ends.
+    private var operations: [String: OperationKind] = [:]
     private var running: [String: Task<Void, Never>] = [:]
     private var ttlTask: Task<Void, Never>?
     /// The last health roll-up published per environment.
@@ -66,8 +69,10 @@ public actor EnvironmentEngine {
             guard let record = try await store.environment(named: name) else { continue }
             logger.info("resuming unfinished operation", ["env.name": name, "env.phase": record.phase])
             if record.deletionRequested || record.phase == EnvironmentPhase.deleting {
+                guard claim(name, .delete) else { continue }
                 launch(name) { engine in await engine.runDelete(name) }
             } else {
+                guard claim(name, .apply) else { continue }
                 launch(name) { engine in await engine.resumeApply(record) }
             }
         }
@@ -95,9 +100,14 @@ public actor EnvironmentEngine {
     func expire() async {
         do {
             for record in try await store.expiredEnvironments(now: Clock.nowMilliseconds())
-            where running[record.name] == nil {
+            where claim(record.name, .delete) {
                 logger.info("time to live passed; deleting", ["env.name": record.name])
-                try await requestDeletion(record.name)
+                do {
+                    try await requestDeletion(record.name)
+                } catch {
+                    release(record.name)
+                    throw error
+                }
             }
         } catch {
             logger.error("expiring environments failed", ["error": "\(error)"])
@@ -115,9 +125,23 @@ public actor EnvironmentEngine {
     ) {
         let admitted = try await admission.admit(files)
         let names = admitted.environments.map(\.resolved.name)
-        for name in names where running[name] != nil {
-            throw RPCError(.failedPrecondition, "engine: environment \(name) has an operation in progress")
+        var claimed: [String] = []
+        do {
+            for name in names {
+                try await claimWaitingForRepair(name, .apply)
+                claimed.append(name)
+            }
+            return try await startApply(admitted, names)
+        } catch {
+            for name in claimed { release(name) }
+            throw error
         }
+    }
+
+    /// Stores an admitted apply and launches its environments, which the caller claimed.
+    private func startApply(
+        _ admitted: Admitted, _ names: [String]
+    ) async throws -> (documents: [AdmittedDocument], environments: [String], events: ProgressStream) {
         // The documents, each environment and its intent in one write: once it is
         // durable the apply is accepted, and a restart finishes it.
         let now = Clock.nowMilliseconds()
@@ -180,11 +204,14 @@ public actor EnvironmentEngine {
         guard try await store.environment(named: name) != nil else {
             throw RPCError(.notFound, "engine: environment \(name) does not exist")
         }
-        guard running[name] == nil else {
-            throw RPCError(.failedPrecondition, "engine: environment \(name) has an operation in progress")
-        }
+        try await claimWaitingForRepair(name, .delete)
         let events = hub.subscribe(to: [name], unbounded: true)
-        try await requestDeletion(name)
+        do {
+            try await requestDeletion(name)
+        } catch {
+            release(name)
+            throw error
+        }
         return events
     }
 
@@ -220,24 +247,49 @@ public actor EnvironmentEngine {
         launch(name) { engine in await engine.runDelete(name) }
     }
 
-    /// Whether an operation of environment `name` is running.
-    func isRunning(_ name: String) -> Bool { running[name] != nil }
+    /// Whether environment `name` has an operation, claimed or running.
+    func isRunning(_ name: String) -> Bool { operations[name] != nil }
 
-    /// Runs `body` as the one operation of environment `name`. After any operation but a
-    /// repair, drift reported while it ran is repaired (agents report a change once).
-    func launch(
-        _ name: String, repair: Bool = false, _ body: @escaping @Sendable (EnvironmentEngine) async -> Void
-    ) {
-        precondition(running[name] == nil, "two operations on environment \(name)")
-        running[name] = Task { [self] in
-            await body(self)
-            self.finished(name, repair: repair)
+    /// Claims environment `name` for an operation of `kind`; false when it has one.
+    /// Claim before the first suspension of whatever launches the operation.
+    func claim(_ name: String, _ kind: OperationKind) -> Bool {
+        guard operations[name] == nil else { return false }
+        operations[name] = kind
+        return true
+    }
+
+    /// Gives up a claim that launched nothing (its request failed).
+    func release(_ name: String) {
+        precondition(running[name] == nil, "releasing environment \(name) while its operation runs")
+        operations[name] = nil
+    }
+
+    /// Claims `name` for a request's operation. A repair of drift the engine started by
+    /// itself is waited for, since the caller did not ask for it; any other operation
+    /// fails the request.
+    private func claimWaitingForRepair(_ name: String, _ kind: OperationKind) async throws {
+        while operations[name] == .repair, let repair = running[name] { await repair.value }
+        guard claim(name, kind) else {
+            throw RPCError(.failedPrecondition, "engine: environment \(name) has an operation in progress")
         }
     }
 
-    private func finished(_ name: String, repair: Bool) {
+    /// Runs `body` as the one operation of environment `name`. After any operation but a
+    /// repair, drift reported while it ran is repaired (agents report a change once).
+    func launch(_ name: String, _ body: @escaping @Sendable (EnvironmentEngine) async -> Void) {
+        guard let kind = operations[name], running[name] == nil else {
+            preconditionFailure("environment \(name) was not claimed, or its operation runs already")
+        }
+        running[name] = Task { [self] in
+            await body(self)
+            self.finished(name, kind)
+        }
+    }
+
+    private func finished(_ name: String, _ kind: OperationKind) {
         running[name] = nil
-        if !repair { Task { await self.repairPendingDrift(of: name) } }
+        operations[name] = nil
+        if kind != .repair { Task { await self.repairPendingDrift(of: name) } }
     }
 
     // MARK: - Persistence and events
@@ -274,6 +326,14 @@ public actor EnvironmentEngine {
                 timeUnixMs: Clock.nowMilliseconds(), environment: environment, resource: resource, event: event,
                 phase: phase, outputs: outputs, message: message, attempt: UInt32(clamping: attempt), plan: plan))
     }
+}
+
+/// What an environment's one operation at a time is.
+enum OperationKind: Sendable {
+    case apply
+    case delete
+    /// Drift repair the engine starts by itself; requests wait for it rather than fail.
+    case repair
 }
 
 /// Wall-clock milliseconds, the unit every record uses.

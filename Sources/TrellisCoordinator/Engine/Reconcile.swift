@@ -66,8 +66,8 @@ extension EnvironmentEngine {
         guard let environmentRecord = try await store.environment(named: environment) else { return }
         if Self.reconcileMode(environmentRecord) == .auto {
             // With an operation running, the repair waits for it to end (see `finished`).
-            guard !isRunning(environment) else { return }
-            launch(environment, repair: true) { engine in await engine.repair(environment, record.name) }
+            guard claim(environment, .repair) else { return }
+            launch(environment) { engine in await engine.repair(environment, record.name) }
         } else {
             var drifted = record
             drifted.phase = ResourcePhase.drifted
@@ -89,7 +89,8 @@ extension EnvironmentEngine {
             }),
             !drifted.isEmpty
         else { return }
-        launch(environment, repair: true) { engine in
+        guard claim(environment, .repair) else { return }
+        launch(environment) { engine in
             for resource in drifted { await engine.repair(environment, resource.name) }
         }
     }
