@@ -101,4 +101,43 @@ struct DurabilityClassTests {
             await reopened.close()
         }
     }
+
+    @Test("concurrent writers, some committing directly and some queued, each see their own writes in order")
+    func directAndQueuedTogether() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await SQLiteStore.open(directory: directory)
+            try await store.createEnvironment(sampleEnvironment("env"))
+            let writers = 100
+            let rounds = 20
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        for round in 1...rounds {
+                            var resource = sampleResource("w\(writer)", in: "env")
+                            resource.attempts = Int64(round)
+                            let durability: StoreDurability = round.isMultiple(of: 5) ? .flushed : .written
+                            try await store.write(StoreBatch([.upsertResource(resource)], durability: durability))
+                            // Read back what this writer wrote last: never an older round.
+                            let stored = try await store.resource(inEnvironment: "env", named: "w\(writer)")
+                            guard stored?.attempts == Int64(round) else {
+                                throw StoreError(
+                                    code: .database,
+                                    message:
+                                        "w\(writer) read \(String(describing: stored?.attempts)) after writing \(round)"
+                                )
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let statistics = store.statistics
+            #expect(statistics.batches == writers * rounds + 1)
+            #expect(statistics.failedBatches == 0)
+            let resources = try await store.resources(inEnvironment: "env")
+            #expect(resources.count == writers)
+            #expect(resources.allSatisfy { $0.attempts == Int64(rounds) })
+            await store.close()
+        }
+    }
 }
