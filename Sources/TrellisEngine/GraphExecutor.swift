@@ -133,101 +133,126 @@ public struct GraphExecutor: Sendable {
 }
 
 /// The scheduler's bookkeeping: remaining dependencies, ready queue, running counts.
-/// Owned by one run; not shared.
+/// Owned by one run; not shared. Items are numbered once, so that a transition costs
+/// array lookups rather than hashing their names.
 struct SchedulerState {
-    private let items: [String: WorkItem]
     private let limits: ExecutionLimits
-    private var remaining: [String: Int] = [:]
-    private var dependents: [String: [String]] = [:]
-    /// Ready items in the order they became ready (then input order), per group.
-    private var ready: [String: [String]] = [:]
-    private var readyHeads: [String: Int] = [:]
-    private var groupOrder: [String] = []
-    private var running: [String: Int] = [:]
+    /// The items to run (not those completed before), in input order.
+    private let items: [WorkItem]
+    private let indexByID: [String: Int]
+    /// Per item: its group's number, dependencies left, dependents, outcome.
+    private let groupOf: [Int]
+    private var remaining: [Int]
+    private let dependents: [[Int]]
+    private var outcomes: [ItemOutcome?]
+    /// Per group: its limit, its ready items in the order they became ready, running count.
+    private let groupLimits: [Int]
+    private var ready: [[Int]]
+    private var readyHeads: [Int]
+    private var running: [Int]
     private var runningTotal = 0
-    private var outcomes: [String: ItemOutcome] = [:]
 
-    init(items: [WorkItem], completed: Set<String>, limits: ExecutionLimits) {
+    init(items all: [WorkItem], completed: Set<String>, limits: ExecutionLimits) {
         self.limits = limits
-        var byID: [String: WorkItem] = [:]
-        for item in items where !completed.contains(item.id) {
-            precondition(byID[item.id] == nil, "duplicate work item \(item.id)")
-            byID[item.id] = item
+        let items = all.filter { !completed.contains($0.id) }
+        var indexByID: [String: Int] = [:]
+        indexByID.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            precondition(indexByID[item.id] == nil, "duplicate work item \(item.id)")
+            indexByID[item.id] = index
         }
-        self.items = byID
-        for item in items where byID[item.id] != nil {
-            var count = 0
+        var groupNumbers: [String: Int] = [:]
+        var groupLimits: [Int] = []
+        var groupOf: [Int] = []
+        groupOf.reserveCapacity(items.count)
+        var remaining = [Int](repeating: 0, count: items.count)
+        var dependents = [[Int]](repeating: [], count: items.count)
+        for (index, item) in items.enumerated() {
+            let group =
+                groupNumbers[item.group]
+                ?? {
+                    let number = groupLimits.count
+                    groupNumbers[item.group] = number
+                    groupLimits.append(limits.limit(for: item.group))
+                    return number
+                }()
+            groupOf.append(group)
             for dependency in item.dependencies where !completed.contains(dependency) {
-                precondition(byID[dependency] != nil, "\(item.id) depends on unknown item \(dependency)")
-                dependents[dependency, default: []].append(item.id)
-                count += 1
+                guard let other = indexByID[dependency] else {
+                    preconditionFailure("\(item.id) depends on unknown item \(dependency)")
+                }
+                dependents[other].append(index)
+                remaining[index] += 1
             }
-            remaining[item.id] = count
-            if count == 0 { enqueue(item) }
         }
-    }
-
-    private mutating func enqueue(_ item: WorkItem) {
-        if ready[item.group] == nil {
-            ready[item.group] = []
-            readyHeads[item.group] = 0
-            groupOrder.append(item.group)
-        }
-        ready[item.group]!.append(item.id)
+        self.items = items
+        self.indexByID = indexByID
+        self.groupOf = groupOf
+        self.remaining = remaining
+        self.dependents = dependents
+        self.outcomes = [ItemOutcome?](repeating: nil, count: items.count)
+        self.groupLimits = groupLimits
+        self.ready = [[Int]](repeating: [], count: groupLimits.count)
+        self.readyHeads = [Int](repeating: 0, count: groupLimits.count)
+        self.running = [Int](repeating: 0, count: groupLimits.count)
+        for index in items.indices where remaining[index] == 0 { ready[groupOf[index]].append(index) }
     }
 
     /// The next item that may start under the limits, if any; marks it running.
     mutating func nextStartable() -> WorkItem? {
         guard runningTotal < limits.maxConcurrent else { return nil }
-        for group in groupOrder {
-            let head = readyHeads[group]!
-            guard head < ready[group]!.count, running[group, default: 0] < limits.limit(for: group) else { continue }
-            let id = ready[group]![head]
+        for group in ready.indices {
+            let head = readyHeads[group]
+            guard head < ready[group].count, running[group] < groupLimits[group] else { continue }
+            let index = ready[group][head]
             readyHeads[group] = head + 1
-            if head + 1 == ready[group]!.count {
-                ready[group] = []
+            if head + 1 == ready[group].count {
+                ready[group].removeAll(keepingCapacity: true)
                 readyHeads[group] = 0
             }
-            running[group, default: 0] += 1
+            running[group] += 1
             runningTotal += 1
-            return items[id]!
+            return items[index]
         }
         return nil
     }
 
     mutating func succeeded(_ id: String, attempts: Int) {
-        finishRunning(id)
-        outcomes[id] = .succeeded(attempts: attempts)
-        for dependent in dependents[id] ?? [] {
-            remaining[dependent]! -= 1
-            if remaining[dependent] == 0 && outcomes[dependent] == nil { enqueue(items[dependent]!) }
+        let index = indexByID[id]!
+        finishRunning(index)
+        outcomes[index] = .succeeded(attempts: attempts)
+        for dependent in dependents[index] {
+            remaining[dependent] -= 1
+            if remaining[dependent] == 0 && outcomes[dependent] == nil { ready[groupOf[dependent]].append(dependent) }
         }
     }
 
     /// Records a failure; returns the items now blocked by it, in a stable order.
     mutating func failed(_ id: String, message: String, attempts: Int) -> [String] {
-        finishRunning(id)
-        outcomes[id] = .failed(message: message, attempts: attempts)
+        let index = indexByID[id]!
+        finishRunning(index)
+        outcomes[index] = .failed(message: message, attempts: attempts)
         var blocked: [String] = []
-        var stack = dependents[id] ?? []
+        var stack = dependents[index]
         while let next = stack.popLast() {
             guard outcomes[next] == nil else { continue }
             outcomes[next] = .blocked(dependency: id)
-            blocked.append(next)
-            stack.append(contentsOf: dependents[next] ?? [])
+            blocked.append(items[next].id)
+            stack.append(contentsOf: dependents[next])
         }
         return blocked.sorted()
     }
 
-    private mutating func finishRunning(_ id: String) {
-        running[items[id]!.group]! -= 1
+    private mutating func finishRunning(_ index: Int) {
+        running[groupOf[index]] -= 1
         runningTotal -= 1
     }
 
     /// Every item's outcome; items never reached are `notStarted`.
     func finish() -> [String: ItemOutcome] {
-        var all = outcomes
-        for id in items.keys where all[id] == nil { all[id] = .notStarted }
+        var all: [String: ItemOutcome] = [:]
+        all.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() { all[item.id] = outcomes[index] ?? .notStarted }
         return all
     }
 }
