@@ -109,6 +109,9 @@ public actor EnvironmentEngine {
                     throw error
                 }
             }
+        } catch let error as StoreError where error.code == .closed {
+            // Shutting down: the next start expires what this pass did not.
+            logger.debug("expiring environments stopped: the store is closed")
         } catch {
             logger.error("expiring environments failed", ["error": "\(error)"])
         }
