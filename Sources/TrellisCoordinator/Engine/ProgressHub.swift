@@ -22,11 +22,11 @@ final class ProgressHub: Sendable {
     }
 
     func publish(_ event: TrellisV1.ProgressEvent) {
-        subscribers.withLock { subscribers in
-            for queue in subscribers.values where queue.environments?.contains(event.environment) ?? true {
-                queue.push(event)
-            }
+        // Pushed outside the lock: a push may wake a reader, which is a system call.
+        let targets = subscribers.withLock { subscribers in
+            subscribers.values.filter { $0.environments?.contains(event.environment) ?? true }
         }
+        for queue in targets { queue.push(event) }
     }
 
     /// Ends every subscription (at shutdown).
