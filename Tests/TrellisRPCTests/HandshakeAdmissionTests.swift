@@ -26,7 +26,7 @@ struct HandshakeAdmissionTests {
     func stalledHandshakeTimesOut() async throws {
         var limits = ServerLimits()
         limits.maxConcurrentHandshakes = 1
-        limits.handshakeTimeout = .seconds(3)
+        limits.handshakeTimeout = .seconds(5)
         let server = try await TestRPCServer.start(limits: limits, loops: 1)
         // One byte of a TLS record header: the connection has spoken, takes the only
         // slot, and never finishes.
@@ -36,13 +36,19 @@ struct HandshakeAdmissionTests {
         try #require(await eventually { server.server.handshakesInProgress == 1 })
 
         let client = try server.makeClient()
-        let response = try await client.unary(
-            EchoV1.EchoService.echo, EchoV1.EchoRequest(payload: [9]), options: CallOptions(timeout: .seconds(30)))
+        let call = Task {
+            try await client.unary(
+                EchoV1.EchoService.echo, EchoV1.EchoRequest(payload: [9]), options: CallOptions(timeout: .seconds(30)))
+        }
+        // The client's ClientHello waits for the slot.
+        #expect(await eventually { server.server.handshakesWaiting == 1 })
+        let response = try await call.value
         let waited = ContinuousClock.now - stalledStarted
+        #expect(server.server.handshakesWaiting == 0)
         #expect(response.payload == [9])
         // It waited for the stalled handshake's timeout, not for its own (30 s): by the
         // time it was answered, the server had already closed the stalled connection.
-        #expect(waited >= .milliseconds(2_900), "answered after \(waited)")
+        #expect(waited >= .milliseconds(4_900), "answered after \(waited)")
         #expect(await stalled.waitForClose(timeout: .seconds(1)))
         await client.close()
         await server.stop()
