@@ -68,8 +68,13 @@ struct ProgressHubTests {
             _ = ProgressStream(queue: queue) { ended.withLock { $0 = true } }
         }
         #expect(ended.withLock { $0 })
-        // And through the hub: publishing to nobody is fine.
-        do { _ = hub.subscribe(to: nil, unbounded: false) }
+        // Through the hub: the subscription is gone once its stream is.
+        do {
+            let stream = hub.subscribe(to: nil, unbounded: false)
+            #expect(hub.subscriberCount == 1)
+            _ = stream
+        }
+        #expect(hub.subscriberCount == 0)
         hub.publish(event("a", "nobody"))
     }
 }

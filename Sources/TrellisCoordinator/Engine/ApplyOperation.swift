@@ -211,7 +211,17 @@ extension EnvironmentEngine {
                     outputs: StateCoding.shown(produced.values, secretKeys: produced.secretKeys))
             },
             settle: { [self] finished in
-                try? await self.record(finished, environment: name)
+                do {
+                    try await self.record(finished, environment: name)
+                } catch {
+                    // Left Pending in the store: the next apply runs them again.
+                    self.logger.error(
+                        "writing finished resources failed",
+                        [
+                            "env.name": name, "resources": finished.map(\.resource).joined(separator: ","),
+                            "error": "\(error)",
+                        ])
+                }
             },
             events: { [self] event in
                 // Starts and successes are recorded by the steps themselves: no hop to the actor.

@@ -38,8 +38,7 @@ extension EnvironmentEngine {
     nonisolated func target(
         driver: String, placement: SpecMap, sticky: String?, table: PlacementTable
     ) async throws(StepError) -> String? {
-        if drivers.driver(named: driver) != nil { return nil }
-        if let sticky, !sticky.isEmpty { return sticky }
+        if let known = immediateTarget(driver: driver, sticky: sticky) { return known }
         guard let agents else {
             throw StepError("driver \(driver) runs on agents, and this coordinator has none")
         }

@@ -99,8 +99,8 @@ public actor EnvironmentEngine {
     /// Deletes every environment whose time to live has passed.
     func expire() async {
         do {
-            for record in try await store.expiredEnvironments(now: Clock.nowMilliseconds())
-            where claim(record.name, .delete) {
+            for record in try await store.expiredEnvironments(now: Clock.nowMilliseconds()) {
+                guard claim(record.name, .delete) else { continue }
                 logger.info("time to live passed; deleting", ["env.name": record.name])
                 do {
                     try await requestDeletion(record.name)

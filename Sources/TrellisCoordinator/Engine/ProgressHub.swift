@@ -29,6 +29,9 @@ final class ProgressHub: Sendable {
         for queue in targets { queue.push(event) }
     }
 
+    /// Subscriptions open now.
+    var subscriberCount: Int { subscribers.withLock { $0.count } }
+
     /// Ends every subscription (at shutdown).
     func finishAll() {
         let all = subscribers.withLock { subscribers -> [ProgressQueue] in

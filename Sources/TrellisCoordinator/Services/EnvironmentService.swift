@@ -44,14 +44,20 @@ enum EnvironmentService {
         router.register(
             TrellisV1.EnvironmentService.watch,
             serverStreaming: { request, writer, _ in
-                for await event in engine.watch(request.name) {
-                    if event.event == .environmentPhase {
-                        try await writer.write(event)
-                    } else {
-                        try await writer.write(coalescing: event)
-                    }
-                }
+                for await event in engine.watch(request.name) { try await write(event, to: writer) }
             })
+    }
+
+    /// Resource events may wait a moment to share a write; a phase goes out at once, with
+    /// everything before it.
+    private static func write(
+        _ event: TrellisV1.ProgressEvent, to writer: RPCResponseWriter<TrellisV1.ProgressEvent>
+    ) async throws {
+        if event.event == .environmentPhase {
+            try await writer.write(event)
+        } else {
+            try await writer.write(coalescing: event)
+        }
     }
 
     /// Writes `events` until every environment in `names` reaches a terminal phase.
@@ -62,13 +68,7 @@ enum EnvironmentService {
         var pending = names
         guard !pending.isEmpty else { return }
         for await event in events {
-            // Resource events may wait a moment to share a write; a phase goes out at once,
-            // with everything before it.
-            if event.event == .environmentPhase {
-                try await writer.write(event)
-            } else {
-                try await writer.write(coalescing: event)
-            }
+            try await write(event, to: writer)
             if event.event == .environmentPhase, terminal.contains(event.phase) {
                 pending.remove(event.environment)
                 if pending.isEmpty { return }
