@@ -115,13 +115,20 @@ struct DurationTests {
         arguments: [
             ("400ms", Duration.milliseconds(400)), ("30s", .seconds(30)), ("72h", .seconds(72 * 3600)),
             ("1h30m", .seconds(5400)), ("1.5s", .milliseconds(1500)), ("2d", .seconds(172_800)), ("0s", .zero),
+            ("250µs", .microseconds(250)), ("10us", .microseconds(10)), ("7ns", .nanoseconds(7)),
+            ("1.25ms", .microseconds(1250)), ("1.0000000001s", .seconds(1)), ("020ms", .milliseconds(20)),
         ]
     )
     func parse(text: String, expected: Duration) {
         #expect(SpecDuration.parse(text) == expected)
     }
 
-    @Test("malformed durations are rejected", arguments: ["", "5", "-1s", "1x", "h", "1.s", "1..5s", "3 days"])
+    @Test(
+        "malformed durations are rejected",
+        arguments: [
+            "", "5", "-1s", "1x", "h", "1.s", "1..5s", "3 days", ".5s", "1.2.3s", "5 s", "1s ", "1sm",
+            "99999999999999999999s", "106752d", "1e3ms",
+        ])
     func rejects(text: String) {
         #expect(SpecDuration.parse(text) == nil)
     }

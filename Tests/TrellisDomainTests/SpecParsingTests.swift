@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TrellisDomain
 
@@ -363,5 +364,20 @@ struct SpecParsingTests {
             #expect(again == document.object)
             #expect(again.canonicalJSON() == json)
         }
+    }
+
+    @Test("canonical JSON escapes exactly what JSON requires, and reads back")
+    func canonicalJSONEscapes() throws {
+        let strings = [
+            "plain", "", "quote \" inside", "back\\slash", "line\nbreak\r\ttab", "bell \u{07} and del \u{7F}",
+            "é, 日本, 🙂", "\u{1F}",
+        ]
+        let value = SpecValue.list(strings.map { .string($0) })
+        #expect(
+            value.canonicalJSON
+                == #"["plain","","quote \" inside","back\\slash","line\n"#
+                + #"break\r\ttab","bell \u0007 and del \u007f","é, 日本, 🙂","\u001f"]"#)
+        let decoded = try JSONSerialization.jsonObject(with: Data(value.canonicalJSON.utf8)) as? [String]
+        #expect(decoded == strings)
     }
 }

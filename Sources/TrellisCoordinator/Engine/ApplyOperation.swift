@@ -97,6 +97,7 @@ extension EnvironmentEngine {
 
             // Every desired resource that has to run, as Pending, in one write.
             var batch = StoreBatch([], durability: .written)
+            var pending: [String: ResourceRecord] = [:]
             var completed: Set<String> = []
             let outputs = OutputTable()
             let actions = Dictionary(
@@ -109,16 +110,16 @@ extension EnvironmentEngine {
                     outputs.set(resource.name, try StateCoding.map(fromJSON: record.outputs, what: "outputs"))
                     continue
                 }
-                batch.append(
-                    .upsertResource(
-                        Self.record(
-                            name, resource, phase: ResourcePhase.pending, previous: recordsByName[resource.name])))
+                let record = Self.record(
+                    name, resource, phase: ResourcePhase.pending, previous: recordsByName[resource.name])
+                pending[resource.name] = record
+                batch.append(.upsertResource(record))
             }
             if !batch.isEmpty { try await persist(batch) }
             publish(name, .environmentPhase, phase: EnvironmentPhase.applying)
 
             let report = await applyResources(
-                resolved, completed: completed, outputs: outputs, previous: recordsByName)
+                resolved, completed: completed, pending: pending, outputs: outputs, previous: recordsByName)
             let deletions = plan.steps.filter { $0.action == .delete }.compactMap { recordsByName[$0.resource] }
             let deletionReport = await deleteResources(name, deletions)
 
@@ -145,10 +146,11 @@ extension EnvironmentEngine {
         }
     }
 
-    /// Runs every resource of `resolved` not in `completed`, in dependency order.
+    /// Runs every resource of `resolved` not in `completed`, in dependency order; `pending`
+    /// holds their Pending records, which each step's records start from.
     private func applyResources(
-        _ resolved: ResolvedEnvironment, completed: Set<String>, outputs: OutputTable,
-        previous: [String: ResourceRecord]
+        _ resolved: ResolvedEnvironment, completed: Set<String>, pending: [String: ResourceRecord],
+        outputs: OutputTable, previous: [String: ResourceRecord]
     ) async -> ExecutionReport {
         let name = resolved.name
         let byName = Dictionary(uniqueKeysWithValues: resolved.resources.map { ($0.name, $0) })
@@ -170,10 +172,12 @@ extension EnvironmentEngine {
                     agent = try await self.target(
                         driver: resource.driver, placement: resource.placement, sticky: earlier?.agent, table: table)
                 }
-                let startedAt = Clock.nowMilliseconds()
-                var applying = Self.record(
-                    name, resource, phase: ResourcePhase.applying, attempts: attempt, startedAt: startedAt,
-                    previous: earlier)
+                var applying =
+                    pending[resource.name]
+                    ?? Self.record(name, resource, phase: ResourcePhase.pending, previous: earlier)
+                applying.phase = ResourcePhase.applying
+                applying.attempts = Int64(attempt)
+                applying.startedAt = Clock.nowMilliseconds()
                 applying.agent = agent
                 try await self.persistTransition(carried.flatMap(\.mutations) + [.upsertResource(applying)])
                 self.publish(carried, environment: name)

@@ -49,6 +49,11 @@ private let hexDigits = Array("0123456789abcdef".unicodeScalars)
 
 /// Appends `string` escaped for the inside of a JSON string.
 func appendJSONString(_ string: String, to text: inout String) {
+    // Most strings need no escape at all: append them whole.
+    guard string.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) else {
+        text += string
+        return
+    }
     for scalar in string.unicodeScalars {
         switch scalar {
         case "\"": text += "\\\""
