@@ -36,14 +36,16 @@ public struct GraphExecutor: Sendable {
 
     /// Runs `items` where a step may leave the record of its success for the executor to
     /// hand on: a step returns it instead of writing it, and the executor gives it to the
-    /// next step it starts (`carried`, on that step's first attempt), which writes it with
-    /// its own first record, before acting on either. A chain of steps then makes one write
-    /// per step instead of two. Records no started step can take (nothing became
-    /// startable, or the run ends) go to `settle`, which the executor awaits before it
-    /// starts anything else.
+    /// steps it starts next (`carried`, on their first attempt), each of which writes it
+    /// with its own first record before acting on either. A chain of steps then makes one
+    /// write per step instead of two. Every step started in the same pass gets the same
+    /// records, since any of them may depend on one and none may act before that record
+    /// is written: writing a record more than once must be harmless. Records no started
+    /// step can take (nothing became startable, or the run ends) go to `settle`, which the
+    /// executor awaits before it starts anything else.
     ///
     /// A step that takes records must write them before it acts, and before anything that
-    /// may wait long (it can write them alone first). A carried record whose step fails
+    /// may wait long (it can write them alone first). A carried record whose steps all fail
     /// before writing it is lost, which leaves its item looking unfinished to whoever reads
     /// the records: it runs again next time, as after a crash.
     public func run<Record: Sendable>(
@@ -59,9 +61,10 @@ public struct GraphExecutor: Sendable {
         await withTaskGroup(of: (String, Result<Int, StepFailure>, Record?).self) { group in
             var unclaimed: [Record] = []
             func launchReady() {
+                var started = false
                 while let item = state.nextStartable() {
+                    started = true
                     let carried = unclaimed
-                    unclaimed = []
                     group.addTask {
                         var record: Record?
                         let result = await Self.attempt(item, limits: limits, events: events) { item, attempt in
@@ -70,6 +73,7 @@ public struct GraphExecutor: Sendable {
                         return (item.id, result, record)
                     }
                 }
+                if started { unclaimed = [] }
             }
             launchReady()
             while let (id, result, record) = await group.next() {

@@ -146,6 +146,39 @@ struct EngineTests {
         await store.close()
     }
 
+    @Test("while an apply runs, resources it has not started read as Pending, new ones and changed ones alike")
+    func unstartedResourcesReadPending() async throws {
+        let (engine, store, _) = try await makeEngine()
+        _ = try await applyAndCollect(engine, diamond)
+        // c changes and d is new; both wait for a, which now takes a while again.
+        let changed =
+            diamond
+            .replacingOccurrences(of: "delay: 50ms", with: "delay: 60ms")
+            .replacingOccurrences(of: "delay: 300ms, outputs: {value", with: "delay: 301ms, outputs: {value")
+            .replacingOccurrences(
+                of: "\n---", with: "\n    d: {type: noop, dependsOn: [a], params: {delay: 10ms}}\n---")
+        let (_, _, events) = try await engine.apply([file(changed)])
+        var sawStart = false
+        for await event in events where event.event == .resourceStarted && event.resource == "a" {
+            sawStart = true
+            break
+        }
+        #expect(sawStart)
+        let during = try await engine.status(of: "shape")
+        #expect(during.resources.map(\.name) == ["a", "b", "c", "d"])
+        let phases = Dictionary(uniqueKeysWithValues: during.resources.map { ($0.name, $0.phase) })
+        #expect(phases == ["a": "Applying", "b": "Ready", "c": "Pending", "d": "Pending"])
+        #expect(during.resources.first { $0.name == "d" }?.dependsOn == ["a"])
+        let listed = try await engine.list(team: "")
+        #expect(listed.first?.resources.count == 4)
+
+        let after = try await eventuallyAsync { try await engine.status(of: "shape").phase == "Ready" }
+        #expect(after)
+        let final = try await engine.status(of: "shape")
+        #expect(final.resources.map(\.phase) == ["Ready", "Ready", "Ready", "Ready"])
+        await store.close()
+    }
+
     @Test("delete removes dependents before what they depend on, then the environment")
     func reverseDelete() async throws {
         let (engine, store, _) = try await makeEngine()

@@ -95,8 +95,12 @@ extension EnvironmentEngine {
             let recordsByName = Dictionary(uniqueKeysWithValues: records.map { ($0.name, $0) })
             publish(name, .planned, phase: EnvironmentPhase.applying, plan: Self.planMessage(resolved, plan))
 
-            // Every desired resource that has to run, as Pending, in one write.
+            // Every desired resource that has to run and has a row already, as Pending, in
+            // one write, so that no reader takes its old phase for its state. Those without
+            // a row read as Pending from `unwritten` until their first transition: writing
+            // them all first would hold back the first step by a row per resource.
             var batch = StoreBatch([], durability: .written)
+            var unwritten: [ResolvedResource] = []
             var pending: [String: ResourceRecord] = [:]
             var completed: Set<String> = []
             let outputs = OutputTable()
@@ -110,12 +114,17 @@ extension EnvironmentEngine {
                     outputs.set(resource.name, try StateCoding.map(fromJSON: record.outputs, what: "outputs"))
                     continue
                 }
-                let record = Self.record(
-                    name, resource, phase: ResourcePhase.pending, previous: recordsByName[resource.name])
+                guard let previous = recordsByName[resource.name] else {
+                    unwritten.append(resource)
+                    continue
+                }
+                let record = Self.record(name, resource, phase: ResourcePhase.pending, previous: previous)
                 pending[resource.name] = record
                 batch.append(.upsertResource(record))
             }
             if !batch.isEmpty { try await persist(batch) }
+            self.unwritten[name] = unwritten
+            defer { self.unwritten[name] = nil }
             publish(name, .environmentPhase, phase: EnvironmentPhase.applying)
 
             let report = await applyResources(
@@ -242,9 +251,9 @@ extension EnvironmentEngine {
         publish(finished, environment: name)
     }
 
-    /// Publishes written Ready transitions.
+    /// Publishes written Ready transitions that no other carrier has published.
     private nonisolated func publish(_ finished: [FinishedResource], environment name: String) {
-        for resource in finished {
+        for resource in finished where resource.announcement.claim() {
             publish(
                 name, .resourceReady, resource: resource.resource, phase: ResourcePhase.ready,
                 attempt: resource.attempt, outputs: resource.outputs)
@@ -321,13 +330,25 @@ extension EnvironmentEngine {
 }
 
 /// A resource that was applied, with its Ready transition not yet written: the executor
-/// hands it to the next resource that starts, whose first write carries it.
+/// hands it to the resources that start next, whose first writes carry it.
 struct FinishedResource: Sendable {
     var mutations: [StoreMutation]
     var resource: String
     var attempt: Int
     /// Its outputs as shown to watchers: secrets redacted.
     var outputs: [String: String]
+    /// Claimed by the first of its carriers to have written it, which publishes it.
+    let announcement = Announcement()
+}
+
+/// Whether something was announced yet: claimed once, by whoever comes first.
+final class Announcement: Sendable {
+    private let claimed = Atomic(false)
+
+    /// True for the first caller only.
+    func claim() -> Bool {
+        !claimed.exchange(true, ordering: .acquiringAndReleasing)
+    }
 }
 
 /// A failure of the engine itself, not of a resource.

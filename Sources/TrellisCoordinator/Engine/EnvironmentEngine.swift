@@ -34,6 +34,9 @@ public actor EnvironmentEngine {
     private var operations: [String: OperationKind] = [:]
     private var running: [String: Task<Void, Never>] = [:]
     private var ttlTask: Task<Void, Never>?
+    /// Per environment being applied, the resources it is to run that have no stored row
+    /// yet: they read as Pending until their first transition is written.
+    var unwritten: [String: [ResolvedResource]] = [:]
     /// The last health roll-up published per environment.
     var publishedHealth: [String: String] = [:]
 
@@ -227,14 +230,26 @@ public actor EnvironmentEngine {
         guard let record = try await store.environment(named: name) else {
             throw RPCError(.notFound, "engine: environment \(name) does not exist")
         }
-        return StateCoding.status(record, try await store.resources(inEnvironment: name))
+        return StateCoding.status(record, try await resources(of: name))
+    }
+
+    /// The stored resources of an environment, with those of its running apply that have
+    /// no row yet as Pending, ordered by name.
+    private func resources(of name: String) async throws -> [ResourceRecord] {
+        let stored = try await store.resources(inEnvironment: name)
+        guard let unwritten = unwritten[name], !unwritten.isEmpty else { return stored }
+        let names = Set(stored.map(\.name))
+        let pending = unwritten.filter { !names.contains($0.name) }.map {
+            Self.record(name, $0, phase: ResourcePhase.pending)
+        }
+        return (stored + pending).sorted { $0.name < $1.name }
     }
 
     func list(team: String) async throws -> [TrellisV1.EnvironmentStatus] {
         let records = try await store.environments(matching: EnvironmentFilter(team: team.isEmpty ? nil : team))
         var statuses: [TrellisV1.EnvironmentStatus] = []
         for record in records.sorted(by: { $0.name < $1.name }) {
-            statuses.append(StateCoding.status(record, try await store.resources(inEnvironment: record.name)))
+            statuses.append(StateCoding.status(record, try await resources(of: record.name)))
         }
         return statuses
     }
