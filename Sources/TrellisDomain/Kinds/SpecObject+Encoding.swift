@@ -62,15 +62,27 @@ extension SpecObject {
         .map(SpecMap(labels.sorted { $0.key < $1.key }.map { ($0.key, SpecValue.string($0.value)) }))
     }
 
+    /// Resources keyed by name.
     private static func resources(_ resources: [ResourceSpec]) -> SpecValue {
-        var map = SpecMap()
+        var entries: [SpecValue] = []
+        entries.reserveCapacity(resources.count)
         for resource in resources {
-            var entry: SpecMap = ["type": .string(resource.type)]
-            if !resource.params.isEmpty { entry["params"] = .map(resource.params) }
-            if !resource.dependsOn.isEmpty { entry["dependsOn"] = .list(resource.dependsOn.map { .string($0) }) }
-            if !resource.placement.isEmpty { entry["placement"] = .map(resource.placement) }
-            map[resource.name] = .map(entry)
+            var keys = ["type"]
+            var values = [SpecValue.string(resource.type)]
+            if !resource.params.isEmpty {
+                keys.append("params")
+                values.append(.map(resource.params))
+            }
+            if !resource.dependsOn.isEmpty {
+                keys.append("dependsOn")
+                values.append(.list(resource.dependsOn.map { .string($0) }))
+            }
+            if !resource.placement.isEmpty {
+                keys.append("placement")
+                values.append(.map(resource.placement))
+            }
+            entries.append(.map(SpecMap(keys: keys, values: values)))
         }
-        return .map(map)
+        return .map(SpecMap(keys: resources.map(\.name), values: entries))
     }
 }

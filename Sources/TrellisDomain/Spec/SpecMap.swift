@@ -22,6 +22,19 @@ public struct SpecMap: Sendable {
         }
     }
 
+    /// A map of `keys` and `values` in one pass, for keys that should differ: a repeated
+    /// key keeps its last value at its first position, as with ``init(_:)``.
+    init(keys: [String], values: [SpecValue]) {
+        precondition(keys.count == values.count, "SpecMap: as many keys as values")
+        self.keys = keys
+        self.values = values
+        rebuildPositionsIfLarge()
+        let distinct =
+            positions.map { $0.count == keys.count }
+            ?? keys.indices.allSatisfy { index in !keys[..<index].contains(keys[index]) }
+        if !distinct { self = SpecMap(zip(keys, values)) }
+    }
+
     /// The number of entries.
     public var count: Int { keys.count }
 
