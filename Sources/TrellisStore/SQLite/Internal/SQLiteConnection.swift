@@ -24,7 +24,7 @@ final class SQLiteConnection {
     let path: String
     private var handle: OpaquePointer?
     /// Prepared statements by SQL text, prepared on first use and kept until close.
-    private var statements: [String: SQLiteStatement] = [:]
+    private var statements: [StatementKey: SQLiteStatement] = [:]
     private let walFrames = WALFrames()
 
     /// Opens (creating if needed) the database file at `path`.
@@ -105,14 +105,14 @@ final class SQLiteConnection {
 
     /// The prepared statement for `sql`, from the cache when it was prepared before.
     func statement(_ sql: String, operation: String) throws(StoreError) -> SQLiteStatement {
-        if let cached = statements[sql] { return cached }
+        if let cached = statements[StatementKey(sql)] { return cached }
         var prepared: OpaquePointer?
         let result = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
         guard result == SQLITE_OK, let prepared else {
             throw error("sqlite3_prepare_v3", result, operation: operation)
         }
         let statement = SQLiteStatement(handle: prepared, connection: self)
-        statements[sql] = statement
+        statements[StatementKey(sql)] = statement
         return statement
     }
 
@@ -171,5 +171,24 @@ final class SQLiteConnection {
         case SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_PERM: .io
         default: fallback
         }
+    }
+}
+
+/// SQL text as a statement cache's key, hashed by its length and its ends rather than all
+/// of it: statements are hundreds of bytes long, and a commit looks several up. Equal keys
+/// still compare the whole text.
+struct StatementKey: Hashable {
+    let sql: String
+
+    init(_ sql: String) { self.sql = sql }
+
+    func hash(into hasher: inout Hasher) {
+        let utf8 = sql.utf8
+        hasher.combine(utf8.count)
+        let hashed = utf8.withContiguousStorageIfAvailable { bytes in
+            hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes.prefix(32))))
+            hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes.suffix(32))))
+        }
+        if hashed == nil { hasher.combine(sql) }
     }
 }
