@@ -11,7 +11,8 @@ public struct SpecMap: Sendable {
     /// Positions by key, kept only once the map is large enough for hashing to pay.
     private var positions: [String: Int]?
 
-    private static let hashingThreshold = 12
+    /// Maps with more entries than this keep their positions hashed.
+    static let hashingThreshold = 12
 
     public init() {}
 
@@ -20,6 +21,16 @@ public struct SpecMap: Sendable {
         for (key, value) in entries {
             self[key] = value
         }
+    }
+
+    /// A map of distinct `keys` with their `values` and, for a map past the hashing
+    /// threshold, every key's position: for a reader that has built them already.
+    init(keys: [String], values: [SpecValue], positions: [String: Int]?) {
+        assert(keys.count == values.count && (positions?.count ?? keys.count) == keys.count)
+        self.keys = keys
+        self.values = values
+        self.positions = positions
+        rebuildPositionsIfLarge()
     }
 
     /// A map of `keys` and `values` in one pass, for keys that should differ: a repeated

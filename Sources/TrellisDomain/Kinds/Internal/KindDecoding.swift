@@ -134,27 +134,27 @@ extension SpecDecoder {
     }
 
     private func decodeResource(
-        _ name: String, _ value: SpecValue, at path: SpecPath, _ reader: inout FieldReader
+        _ name: String, _ value: SpecValue, at path: @autoclosure () -> SpecPath, _ reader: inout FieldReader
     )
         -> ResourceSpec?
     {
         if !Names.isResourceName(name) {
             reader.diagnostics.report(
                 .invalidName,
-                at: path,
+                at: path(),
                 mark: value.mark,
                 "invalid resource name \(quoted(name)): \(Names.resourceNameRule)"
             )
         }
-        guard let map = reader.fields(value, at: path, allowed: ["type", "params", "dependsOn", "placement"]),
-            let type = reader.required("type", in: map, of: value, at: path).flatMap({
-                reader.word($0, at: path / "type")
+        guard let map = reader.fields(value, at: path(), allowed: ["type", "params", "dependsOn", "placement"]),
+            let type = reader.required("type", in: map, of: value, at: path()).flatMap({
+                reader.word($0, at: path() / "type")
             })
         else { return nil }
-        let params = map["params"].flatMap { reader.map($0, at: path / "params") } ?? [:]
-        TemplateChecks.checkSyntax(params, at: path / "params", &reader.diagnostics)
-        let dependsOn = map["dependsOn"].map { reader.stringList($0, at: path / "dependsOn") } ?? []
-        let placement = map["placement"].flatMap { reader.map($0, at: path / "placement") } ?? [:]
+        let params = map["params"].flatMap { reader.map($0, at: path() / "params") } ?? [:]
+        TemplateChecks.checkSyntax(params, at: path() / "params", &reader.diagnostics)
+        let dependsOn = map["dependsOn"].map { reader.stringList($0, at: path() / "dependsOn") } ?? []
+        let placement = map["placement"].flatMap { reader.map($0, at: path() / "placement") } ?? [:]
         return ResourceSpec(name: name, type: type, params: params, dependsOn: dependsOn, placement: placement)
     }
 

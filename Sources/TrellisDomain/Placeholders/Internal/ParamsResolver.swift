@@ -16,23 +16,28 @@ struct ParamsResolver {
     /// appended to `edges`.
     func resolve(
         _ params: SpecMap,
-        at path: SpecPath,
+        at path: @autoclosure () -> SpecPath,
         _ edges: inout [Int],
         _ diagnostics: inout Diagnostics
     ) -> SpecMap {
-        var path = path
+        // Most params hold no placeholder at all: then there is nothing to walk a path for.
+        guard ParamsWalk.mayHavePlaceholders(params) else { return params }
+        var path = path()
         let changed = ParamsWalk.rewrite(params, path: &path) { string, mark, path in
             resolve(string, mark: mark, at: path, &edges, &diagnostics)
         }
         return changed ?? params
     }
 
-    func addDependsOn(_ names: [String], at path: SpecPath, _ edges: inout [Int], _ diagnostics: inout Diagnostics) {
+    func addDependsOn(
+        _ names: [String], at path: @autoclosure () -> SpecPath, _ edges: inout [Int],
+        _ diagnostics: inout Diagnostics
+    ) {
         for (index, name) in names.enumerated() {
             if let position = resources[name] {
                 edges.append(position)
             } else {
-                diagnostics.report(.unknownResource, at: path / index, "unknown resource \(quoted(name))")
+                diagnostics.report(.unknownResource, at: path() / index, "unknown resource \(quoted(name))")
             }
         }
     }

@@ -47,9 +47,26 @@ enum ParamsWalk {
         return result
     }
 
+    /// Whether any string inside `map` may hold placeholders.
+    static func mayHavePlaceholders(_ map: SpecMap) -> Bool {
+        map.values.contains(where: mayHavePlaceholders)
+    }
+
+    static func mayHavePlaceholders(_ value: SpecValue) -> Bool {
+        switch value.content {
+        case .string(let string): PlaceholderString.mayContainPlaceholders(string)
+        case .list(let items): items.contains(where: mayHavePlaceholders)
+        case .map(let map): mayHavePlaceholders(map)
+        default: false
+        }
+    }
+
     /// Calls `body` for each string that may hold placeholders.
-    static func forEachString(in map: SpecMap, at path: SpecPath, _ body: (String, SourceMark?, SpecPath) -> Void) {
-        var path = path
+    static func forEachString(
+        in map: SpecMap, at path: @autoclosure () -> SpecPath, _ body: (String, SourceMark?, SpecPath) -> Void
+    ) {
+        guard mayHavePlaceholders(map) else { return }
+        var path = path()
         _ = rewrite(map, path: &path) { string, mark, path in
             body(string, mark, path)
             return nil
@@ -60,8 +77,8 @@ enum ParamsWalk {
 /// Checks of placeholders that need no environment.
 enum TemplateChecks {
     /// Reports each string of `params` whose placeholders do not parse.
-    static func checkSyntax(_ params: SpecMap, at path: SpecPath, _ diagnostics: inout Diagnostics) {
-        ParamsWalk.forEachString(in: params, at: path) { string, mark, path in
+    static func checkSyntax(_ params: SpecMap, at path: @autoclosure () -> SpecPath, _ diagnostics: inout Diagnostics) {
+        ParamsWalk.forEachString(in: params, at: path()) { string, mark, path in
             do throws(PlaceholderString.SyntaxError) {
                 _ = try PlaceholderString(parsing: string)
             } catch {
@@ -73,18 +90,23 @@ enum TemplateChecks {
     /// Reports references from a template's resources to parameters it does not declare and
     /// resources it does not have, and dependency cycles among its resources.
     static func checkReferences(_ template: Template, limits: SpecLimits, _ diagnostics: inout Diagnostics) {
+        let resources = template.resources
+        var positions = [String: Int](minimumCapacity: resources.count)
+        for index in resources.indices where positions[resources[index].name] == nil {
+            positions[resources[index].name] = index
+        }
         let resolver = ParamsResolver(
-            declared: Set(template.parameters.map(\.name)),
-            values: nil,
-            resources: Dictionary(template.resources.enumerated().map { ($1.name, $0) }) { first, _ in first }
-        )
+            declared: Set(template.parameters.map(\.name)), values: nil, resources: positions)
         var dependencies: [[Int]] = []
-        dependencies.reserveCapacity(template.resources.count)
-        for resource in template.resources {
-            let path = SpecPath("spec", "resources", resource.name)
+        dependencies.reserveCapacity(resources.count)
+        for index in resources.indices {
             var edges: [Int] = []
-            _ = resolver.resolve(resource.params, at: path / "params", &edges, &diagnostics)
-            resolver.addDependsOn(resource.dependsOn, at: path / "dependsOn", &edges, &diagnostics)
+            _ = resolver.resolve(
+                resources[index].params, at: SpecPath("spec", "resources", resources[index].name, "params"), &edges,
+                &diagnostics)
+            resolver.addDependsOn(
+                resources[index].dependsOn, at: SpecPath("spec", "resources", resources[index].name, "dependsOn"),
+                &edges, &diagnostics)
             dependencies.append(ResourceGraph.normalized(edges))
         }
         guard diagnostics.isEmpty else { return }

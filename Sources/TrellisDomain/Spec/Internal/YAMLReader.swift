@@ -61,8 +61,14 @@ struct YAMLReader {
 private struct EventState {
     /// A list or map still receiving its children.
     struct Container {
+        /// A list's items, or a map's values.
         var items: [SpecValue] = []
-        var map: SpecMap?
+        /// A map's keys, in order; nil for a list.
+        var keys: [String]?
+        /// A large map's positions by key, kept from its first key past the threshold at
+        /// which the finished map hashes (so that each key is hashed once: checked for a
+        /// duplicate and placed in one step), and handed to it.
+        var positions: [String: Int]?
         var pendingKey: String?
         var mark: SourceMark
         var anchor: String?
@@ -107,10 +113,10 @@ private struct EventState {
     var currentPath: SpecPath {
         var components: [SpecPath.Component] = []
         for container in stack {
-            if let map = container.map {
+            if let keys = container.keys {
                 if let key = container.pendingKey {
                     components.append(.key(key))
-                } else if let last = map.keys.last {
+                } else if let last = keys.last {
                     components.append(.key(last))
                 }
             } else {
@@ -164,7 +170,7 @@ private struct EventState {
             let text = string(scalar.value, Int(scalar.length))
             let anchor = optionalString(scalar.anchor)
             let tag = optionalString(scalar.tag)
-            if let top = stack.last, top.map != nil, top.pendingKey == nil {
+            if awaitsKey {
                 takeKey(text, mark: mark)
                 if let anchor { anchors[anchor] = (.string(text), 1) }
                 return
@@ -181,7 +187,7 @@ private struct EventState {
             let isMap = event.type == YAML_MAPPING_START_EVENT
             let anchor = isMap ? event.data.mapping_start.anchor : event.data.sequence_start.anchor
             let tag = optionalString(isMap ? event.data.mapping_start.tag : event.data.sequence_start.tag)
-            if let top = stack.last, top.map != nil, top.pendingKey == nil {
+            if awaitsKey {
                 report(.invalidKey, mark, "a map key must be a scalar, not a \(isMap ? "map" : "list")")
                 abandon()
                 return
@@ -200,13 +206,15 @@ private struct EventState {
             }
             let name = optionalString(anchor)
             if let name { openAnchors.insert(name) }
-            stack.append(Container(map: isMap ? SpecMap() : nil, mark: mark, anchor: name))
+            stack.append(Container(keys: isMap ? [] : nil, mark: mark, anchor: name))
 
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let container = stack.popLast() else { return }
             let value: SpecValue
-            if let map = container.map {
-                value = SpecValue(.map(map), mark: container.mark)
+            if let keys = container.keys {
+                value = SpecValue(
+                    .map(SpecMap(keys: keys, values: container.items, positions: container.positions)),
+                    mark: container.mark)
             } else {
                 value = SpecValue(.list(container.items), mark: container.mark)
             }
@@ -228,9 +236,27 @@ private struct EventState {
         root = nil
     }
 
+    /// Whether the next scalar is a key of the innermost container, a map.
+    var awaitsKey: Bool {
+        guard let position = stack.indices.last else { return false }
+        return stack[position].keys != nil && stack[position].pendingKey == nil
+    }
+
     mutating func takeKey(_ key: String, mark: SourceMark) {
         let position = stack.count - 1
-        if stack[position].map![key] != nil {
+        let next = stack[position].items.count
+        let duplicate: Bool
+        if stack[position].positions != nil {
+            if let earlier = stack[position].positions!.updateValue(next, forKey: key) {
+                stack[position].positions![key] = earlier
+                duplicate = true
+            } else {
+                duplicate = false
+            }
+        } else {
+            duplicate = stack[position].keys!.contains(key)
+        }
+        if duplicate {
             stack[position].pendingKey = key
             report(.duplicateKey, mark, "duplicate key \(quoted(key))")
             // The first value is kept; the duplicate's value is read and dropped.
@@ -266,7 +292,7 @@ private struct EventState {
 
     /// Adds an alias's value, which may stand in a key's place.
     mutating func addOrKey(_ value: SpecValue, size: Int, mark: SourceMark) {
-        if let top = stack.last, top.map != nil, top.pendingKey == nil {
+        if awaitsKey {
             switch value.content {
             case .list, .map:
                 report(.invalidKey, mark, "a map key must be a scalar, not a \(value.typeName)")
@@ -288,11 +314,17 @@ private struct EventState {
         }
         let position = stack.count - 1
         stack[position].size += size
-        if stack[position].map != nil {
+        if stack[position].keys != nil {
             let key = stack[position].pendingKey!
             stack[position].pendingKey = nil
             if key != "\u{0}duplicate" {
-                stack[position].map![key] = value
+                stack[position].keys!.append(key)
+                stack[position].items.append(value)
+                if stack[position].positions == nil && stack[position].items.count > SpecMap.hashingThreshold {
+                    var positions = [String: Int](minimumCapacity: 2 * SpecMap.hashingThreshold)
+                    for (index, key) in stack[position].keys!.enumerated() { positions[key] = index }
+                    stack[position].positions = positions
+                }
             }
         } else {
             stack[position].items.append(value)
