@@ -92,8 +92,11 @@ enum TemplateChecks {
     static func checkReferences(_ template: Template, limits: SpecLimits, _ diagnostics: inout Diagnostics) {
         let resources = template.resources
         var positions = [String: Int](minimumCapacity: resources.count)
-        for index in resources.indices where positions[resources[index].name] == nil {
-            positions[resources[index].name] = index
+        for index in resources.indices {
+            // The first of a repeated name keeps its place (one hash when names differ).
+            if let first = positions.updateValue(index, forKey: resources[index].name) {
+                positions[resources[index].name] = first
+            }
         }
         let resolver = ParamsResolver(
             declared: Set(template.parameters.map(\.name)), values: nil, resources: positions)

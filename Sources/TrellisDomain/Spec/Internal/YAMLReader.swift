@@ -206,7 +206,11 @@ private struct EventState {
             }
             let name = optionalString(anchor)
             if let name { openAnchors.insert(name) }
-            stack.append(Container(keys: isMap ? [] : nil, mark: mark, anchor: name))
+            // Most lists and maps of a spec are small: room for four saves regrowing.
+            var container = Container(keys: isMap ? [] : nil, mark: mark, anchor: name)
+            container.items.reserveCapacity(4)
+            container.keys?.reserveCapacity(4)
+            stack.append(container)
 
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let container = stack.popLast() else { return }
