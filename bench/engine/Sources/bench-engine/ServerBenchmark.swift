@@ -11,7 +11,7 @@ struct ServerBenchmark {
         /// Client wall clock when the request was sent.
         var sentAt: Int64 = 0
         /// Server times of the `planned` event, of the environment's `Applying` phase (the
-        /// intent and every resource written as Pending), of the first resource started,
+        /// Pending rows of resources stored before written), of the first resource started,
         /// of the last resource ready, and of the environment's `Ready` phase.
         var plannedAt: Int64 = 0
         var applyingAt: Int64 = 0

@@ -116,9 +116,11 @@ struct Suites {
                 Format.spread(results.map { Double(count) / $0.apply.wallMilliseconds * 1_000 }) {
                     Format.count(Int($0.rounded()))
                 })
-            timing("  sent → planned (admission, diff)", results.map { Double($0.apply.plannedAt - $0.apply.sentAt) })
             timing(
-                "  planned → Applying (intent, Pending rows)",
+                "  sent → planned (admission, intent, diff)",
+                results.map { Double($0.apply.plannedAt - $0.apply.sentAt) })
+            timing(
+                "  planned → Applying (Pending rows)",
                 results.map { Double($0.apply.applyingAt - $0.apply.plannedAt) })
             timing(
                 "  first started → last ready (execution)",
