@@ -50,6 +50,9 @@ public struct ExecutionLimits: Sendable, Hashable {
     /// The wait before the first retry; each later wait doubles, up to `maxBackoff`.
     public var initialBackoff: Duration = .milliseconds(200)
     public var maxBackoff: Duration = .seconds(5)
+    /// How long a finished step's record waits for a step to start and carry it before it
+    /// is written alone; zero writes it at once.
+    public var settleDelay: Duration = .milliseconds(2)
 
     public init() {}
 

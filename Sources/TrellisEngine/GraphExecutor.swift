@@ -41,8 +41,10 @@ public struct GraphExecutor: Sendable {
     /// write per step instead of two. Every step started in the same pass gets the same
     /// records, since any of them may depend on one and none may act before that record
     /// is written: writing a record more than once must be harmless. Records no started
-    /// step can take (nothing became startable, or the run ends) go to `settle`, which the
-    /// executor awaits before it starts anything else.
+    /// step takes wait, while other steps run, up to `limits.settleDelay` for one that
+    /// does (a step finishing soon may let another start); then, or when the run has
+    /// nothing left running, they go to `settle`, which the executor awaits before it
+    /// starts anything else.
     ///
     /// A step that takes records must write them before it acts, and before anything that
     /// may wait long (it can write them alone first). A carried record whose steps all fail
@@ -58,44 +60,74 @@ public struct GraphExecutor: Sendable {
         var state = SchedulerState(items: items, completed: completed, limits: limits)
         let limits = limits
 
-        await withTaskGroup(of: (String, Result<Int, StepFailure>, Record?).self) { group in
+        let settleDelay = limits.settleDelay
+        await withTaskGroup(of: ChildEnd<Record>.self) { group in
             var unclaimed: [Record] = []
+            var running = 0
+            var tickPending = false
             func launchReady() {
                 var started = false
                 while let item = state.nextStartable() {
                     started = true
+                    running += 1
                     let carried = unclaimed
                     group.addTask {
                         var record: Record?
                         let result = await Self.attempt(item, limits: limits, events: events) { item, attempt in
                             record = try await step(item, attempt, attempt == 1 ? carried : [])
                         }
-                        return (item.id, result, record)
+                        return .step(item.id, result, record)
                     }
                 }
                 if started { unclaimed = [] }
             }
             launchReady()
-            while let (id, result, record) = await group.next() {
-                switch result {
-                case .success(let attempts):
+            while let end = await group.next() {
+                switch end {
+                case .tick:
+                    tickPending = false
+                case .step(let id, .success(let attempts), let record):
+                    running -= 1
                     if let record { unclaimed.append(record) }
                     await events(.succeeded(id: id, attempts: attempts))
                     state.succeeded(id, attempts: attempts)
-                case .failure(let failure):
+                case .step(let id, .failure(let failure), _):
+                    running -= 1
                     await events(.failed(id: id, message: failure.message, attempts: failure.attempts))
                     for blocked in state.failed(id, message: failure.message, attempts: failure.attempts) {
                         await events(.blocked(id: blocked, dependency: id))
                     }
                 }
                 if !Task.isCancelled { launchReady() }
-                if !unclaimed.isEmpty {
-                    await settle(unclaimed)
-                    unclaimed = []
+                // With no step left, the run is over: the wait, if any, ends now.
+                if running == 0 && tickPending { group.cancelAll() }
+                guard !unclaimed.isEmpty else { continue }
+                // While steps run, one of them may soon let another start, which would carry
+                // these records; they wait for that until a tick `settleDelay` after the
+                // first of them.
+                let mayWait = running > 0 && settleDelay > .zero && !Task.isCancelled
+                if case .step = end, mayWait {
+                    if !tickPending {
+                        tickPending = true
+                        group.addTask {
+                            try? await Task.sleep(for: settleDelay)
+                            return .tick
+                        }
+                    }
+                    continue
                 }
+                await settle(unclaimed)
+                unclaimed = []
             }
+            if !unclaimed.isEmpty { await settle(unclaimed) }
         }
         return ExecutionReport(outcomes: state.finish())
+    }
+
+    /// How a child task of a run ended: a step, or the wait before records are settled.
+    enum ChildEnd<Record: Sendable>: Sendable {
+        case step(String, Result<Int, StepFailure>, Record?)
+        case tick
     }
 
     struct StepFailure: Error {

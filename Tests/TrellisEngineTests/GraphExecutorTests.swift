@@ -215,6 +215,43 @@ struct GraphExecutorTests {
         #expect(settled.withLock { $0 }.sorted() == ["b", "c", "d"])
     }
 
+    @Test("a record no step takes waits up to the settle delay for one to start and carry it")
+    func recordsWaitToBeCarried() async {
+        // c needs a and b. a ends at once; b ends once a's record has been settled, or
+        // (with the long delay, where it is not) after 50 ms.
+        let items = [item("a"), item("b"), item("c", ["a", "b"])]
+        func run(settleDelay: Duration) async -> (carried: [String: [String]], settled: [[String]]) {
+            var limits = ExecutionLimits()
+            limits.settleDelay = settleDelay
+            let carried = Mutex<[String: [String]]>([:])
+            let settled = Mutex<[[String]]>([])
+            let report = await GraphExecutor(limits: limits).run(
+                items,
+                step: { work, _, records -> String? in
+                    carried.withLock { $0[work.id] = records }
+                    if work.id == "b" {
+                        let deadline =
+                            ContinuousClock.now + (settleDelay < .seconds(1) ? .seconds(20) : .milliseconds(50))
+                        while ContinuousClock.now < deadline && !settled.withLock({ $0.contains(["a"]) }) {
+                            try await Task.sleep(for: .milliseconds(1))
+                        }
+                    }
+                    return work.id
+                },
+                settle: { records in settled.withLock { $0.append(records) } })
+            #expect(report.allSucceeded)
+            return (carried.withLock { $0 }, settled.withLock { $0 })
+        }
+        // A short wait runs out while b runs: a's record is written alone.
+        let short = await run(settleDelay: .milliseconds(2))
+        #expect(short.settled == [["a"], ["c"]])
+        #expect(short.carried["c"] == ["b"])
+        // A long one lasts until c starts, which carries both.
+        let long = await run(settleDelay: .seconds(30))
+        #expect(long.settled == [["c"]])
+        #expect(long.carried["c"]?.sorted() == ["a", "b"])
+    }
+
     @Test("records of steps finished when the run is cancelled are settled, not dropped")
     func recordsSettledOnCancel() async {
         let settled = Mutex<[String]>([])
