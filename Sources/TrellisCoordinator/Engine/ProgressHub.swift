@@ -47,7 +47,8 @@ final class ProgressHub: Sendable {
 ///
 /// A small queue of its own rather than an `AsyncStream`: a push is an append under a lock,
 /// and wakes the reader only when it is waiting, so a reader that keeps up pays one
-/// resumption per event it waits for and none for events that were already there.
+/// resumption per event it waits for and none for events that were already there; a
+/// reader in a steady stream waits a moment (``gathering``) before it waits for a push.
 final class ProgressQueue: Sendable {
     private struct State {
         var events: [TrellisV1.ProgressEvent] = []
@@ -62,6 +63,13 @@ final class ProgressQueue: Sendable {
     /// for no bound.
     let capacity: Int?
     private let state = Mutex(State())
+    /// When the reader last came back from waiting for an event.
+    private let lastWoken = Mutex<ContinuousClock.Instant?>(nil)
+    /// How long a reader that was woken moments ago lets the next events gather before
+    /// it waits again: under the 2 ms for which the RPC layer coalesces resource events
+    /// anyway, so a steady stream costs one wake-up of the reader's loop per millisecond
+    /// rather than one per event.
+    static let gathering = Duration.milliseconds(1)
 
     init(environments: Set<String>?, capacity: Int?) {
         self.environments = environments
@@ -101,6 +109,12 @@ final class ProgressQueue: Sendable {
     /// cancelled.
     func next() async -> TrellisV1.ProgressEvent? {
         if let event = state.withLock({ Self.take(&$0) }) { return event }
+        // Events have been arriving: let the next ones gather for a moment.
+        if let woken = lastWoken.withLock({ $0 }), ContinuousClock.now - woken < Self.gathering {
+            try? await Task.sleep(for: Self.gathering)
+            if let event = state.withLock({ Self.take(&$0) }) { return event }
+        }
+        defer { lastWoken.withLock { $0 = .now } }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let ready = state.withLock { state -> TrellisV1.ProgressEvent?? in
