@@ -243,9 +243,11 @@ extension ProcessSupervisor {
 
     /// Spawns the program of `key` and records it; the caller sets the phase.
     func start(_ key: ProcessKey, _ launch: Launch) throws(DriverError) -> Child {
+        // Held until its state file is written: a supervisor that dies in between leaves
+        // no program behind that the next one would not know and would start again.
         let spawned = try Spawner.spawn(
             argv: launch.spec.command, environment: launch.environment, directory: launch.directory,
-            limits: launch.spec.limits, captureOutput: true)
+            limits: launch.spec.limits, captureOutput: true, held: true)
         let child = Child(
             pid: spawned.pid, startTicks: ProcFS.status(of: spawned.pid)?.startTicks ?? 0, startedAt: .now,
             adopted: false)
@@ -263,8 +265,10 @@ extension ProcessSupervisor {
         } catch {
             // Unrecorded, a later agent would start a second copy; better not to run it.
             kill(-child.pid, SIGKILL)
+            if let hold = spawned.hold { close(hold) }
             throw DriverError("process: recording \(key): \(error)", retryable: true)
         }
+        Spawner.release(spawned)
         return child
     }
 

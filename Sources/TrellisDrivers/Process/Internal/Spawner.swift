@@ -14,6 +14,9 @@ enum Spawner {
         var pid: pid_t
         var stdout: Int32?
         var stderr: Int32?
+        /// For a program started held: the write end of its hold pipe. ``release(_:)``
+        /// lets it run; closing it (or the parent dying) without that ends it unrun.
+        var hold: Int32?
     }
 
     /// The shell that applies resource limits before it becomes the program. The argv
@@ -24,17 +27,22 @@ enum Spawner {
     ///
     /// The program is looked up on the `PATH` of `environment` unless it names a path.
     /// With `captureOutput`, stdout and stderr are pipes whose read ends are returned;
-    /// otherwise both go to /dev/null.
+    /// otherwise both go to /dev/null. With `held`, the process waits in the shell until
+    /// ``release(_:)`` before it becomes the program, and ends unrun if the hold pipe
+    /// closes first: a caller that records the process before releasing it (the
+    /// supervisor's state file) never leaves behind a program it did not record.
     static func spawn(
-        argv: [String], environment: [String], directory: String, limits: ProcessSpec.Limits, captureOutput: Bool
+        argv: [String], environment: [String], directory: String, limits: ProcessSpec.Limits, captureOutput: Bool,
+        held: Bool = false
     ) throws(DriverError) -> Spawned {
         precondition(!argv.isEmpty, "an argv names a program")
         let program = try resolve(argv[0], environment: environment, directory: directory)
         var arguments = argv
         arguments[0] = program
         var path = program
-        if !limits.isEmpty {
-            var steps: [String] = []
+        if !limits.isEmpty || held {
+            // Descriptor 3 is the hold pipe's read end; it is closed before the program runs.
+            var steps: [String] = held ? ["read -r _ <&3", "exec 3<&-"] : []
             if let openFiles = limits.openFiles { steps.append("ulimit -n \(openFiles)") }
             // ulimit -v counts KiB.
             if let bytes = limits.memoryBytes { steps.append("ulimit -v \(bytes / 1024)") }
@@ -47,7 +55,7 @@ enum Spawner {
         do {
             return try spawn(
                 path: path, arguments: arguments, environment: environment, directory: directory,
-                captureOutput: captureOutput)
+                captureOutput: captureOutput, held: held)
         } catch {
             throw DriverError("process: starting \(argv[0]): \(error)", retryable: true)
         }
@@ -81,8 +89,22 @@ enum Spawner {
         throw DriverError("process: \(name) was not found on PATH (\(search))")
     }
 
+    /// Lets a program started held run; a program that already ended is left alone.
+    static func release(_ spawned: Spawned) {
+        guard let hold = spawned.hold else { return }
+        ignoreBrokenPipes
+        var line: [UInt8] = Array("go\n".utf8)
+        _ = write(hold, &line, line.count)
+        close(hold)
+    }
+
+    /// A write to the hold pipe of a program that died reports EPIPE instead of killing
+    /// the agent.
+    private static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
     private static func spawn(
-        path: String, arguments: [String], environment: [String], directory: String, captureOutput: Bool
+        path: String, arguments: [String], environment: [String], directory: String, captureOutput: Bool,
+        held: Bool
     ) throws(ProcessSystemError) -> Spawned {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
@@ -93,12 +115,13 @@ enum Spawner {
 
         var stdout: (read: Int32, write: Int32)?
         var stderr: (read: Int32, write: Int32)?
+        var hold: (read: Int32, write: Int32)?
         // Until the spawn succeeds, every pipe end is the parent's to close.
         var handedOver = false
         defer {
-            for end in [stdout?.write, stderr?.write].compactMap({ $0 }) { close(end) }
+            for end in [stdout?.write, stderr?.write, hold?.read].compactMap({ $0 }) { close(end) }
             if !handedOver {
-                for end in [stdout?.read, stderr?.read].compactMap({ $0 }) { close(end) }
+                for end in [stdout?.read, stderr?.read, hold?.write].compactMap({ $0 }) { close(end) }
             }
         }
 
@@ -117,10 +140,15 @@ enum Spawner {
                     posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_WRONLY, 0))
             }
         }
+        if held {
+            hold = try holdPipe()
+            try check("posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, hold!.read, 3))
+        }
         try check("posix_spawn_file_actions_addchdir_np", GNUExtensions.addChdir(&actions, directory))
         // The program gets 0, 1 and 2 and nothing else, even a descriptor some library
-        // of the agent opened without close-on-exec.
-        try check("posix_spawn_file_actions_addclosefrom_np", GNUExtensions.addCloseFrom(&actions, 3))
+        // of the agent opened without close-on-exec (the shell holding it also gets 3).
+        try check(
+            "posix_spawn_file_actions_addclosefrom_np", GNUExtensions.addCloseFrom(&actions, held ? 4 : 3))
 
         var noSignals = sigset_t()
         var allSignals = sigset_t()
@@ -145,13 +173,22 @@ enum Spawner {
         }
         try check("posix_spawn", result)
         handedOver = true
-        return Spawned(pid: pid, stdout: stdout?.read, stderr: stderr?.read)
+        return Spawned(pid: pid, stdout: stdout?.read, stderr: stderr?.read, hold: hold?.write)
     }
 
     /// A close-on-exec pipe for a program's output; the parent's read end is non-blocking.
     private static func outputPipe() throws(ProcessSystemError) -> (read: Int32, write: Int32) {
         do {
             return try makePipe(nonBlocking: .read)
+        } catch {
+            throw ProcessSystemError(error.function, errorNumber: error.errno)
+        }
+    }
+
+    /// A close-on-exec pipe whose ends both block: the held shell waits on its read end.
+    private static func holdPipe() throws(ProcessSystemError) -> (read: Int32, write: Int32) {
+        do {
+            return try makePipe()
         } catch {
             throw ProcessSystemError(error.function, errorNumber: error.errno)
         }
