@@ -55,6 +55,8 @@ final class ProgressQueue: Sendable {
         var head = 0
         var reader: CheckedContinuation<TrellisV1.ProgressEvent?, Never>?
         var finished = false
+        /// When the reader last came back from waiting for an event.
+        var lastWoken: ContinuousClock.Instant?
     }
 
     /// The environments whose events this subscriber gets; nil for all.
@@ -63,8 +65,6 @@ final class ProgressQueue: Sendable {
     /// for no bound.
     let capacity: Int?
     private let state = Mutex(State())
-    /// When the reader last came back from waiting for an event.
-    private let lastWoken = Mutex<ContinuousClock.Instant?>(nil)
     /// How long a reader that was woken moments ago lets the next events gather before
     /// it waits again: under the 2 ms for which the RPC layer coalesces resource events
     /// anyway, so a steady stream costs one wake-up of the reader's loop per millisecond
@@ -110,11 +110,11 @@ final class ProgressQueue: Sendable {
     func next() async -> TrellisV1.ProgressEvent? {
         if let event = state.withLock({ Self.take(&$0) }) { return event }
         // Events have been arriving: let the next ones gather for a moment.
-        if let woken = lastWoken.withLock({ $0 }), ContinuousClock.now - woken < Self.gathering {
+        if let woken = state.withLock({ $0.lastWoken }), ContinuousClock.now - woken < Self.gathering {
             try? await Task.sleep(for: Self.gathering)
             if let event = state.withLock({ Self.take(&$0) }) { return event }
         }
-        defer { lastWoken.withLock { $0 = .now } }
+        defer { state.withLock { $0.lastWoken = .now } }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let ready = state.withLock { state -> TrellisV1.ProgressEvent?? in

@@ -37,9 +37,7 @@ public struct SpecMap: Sendable {
     /// key keeps its last value at its first position, as with ``init(_:)``.
     init(keys: [String], values: [SpecValue]) {
         precondition(keys.count == values.count, "SpecMap: as many keys as values")
-        self.keys = keys
-        self.values = values
-        rebuildPositionsIfLarge()
+        self.init(keys: keys, values: values, positions: nil)
         let distinct =
             positions.map { $0.count == keys.count }
             ?? keys.indices.allSatisfy { index in !keys[..<index].contains(keys[index]) }

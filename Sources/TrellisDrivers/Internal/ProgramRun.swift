@@ -44,8 +44,9 @@ struct ProgramResult: Sendable {
 /// empty signal mask, its stdin, stdout and stderr on pipes, and no other descriptor. On
 /// timeout or cancellation the whole group gets SIGTERM, then SIGKILL after the grace.
 enum ProgramRunner {
-    /// Writing to a pipe whose reader has gone must fail with EPIPE, not kill the process.
-    private static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+    /// Writing to a pipe whose reader has gone must fail with EPIPE, not kill the process;
+    /// evaluate once before such a write.
+    static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
     /// Runs `invocation` to its end; throws only when the program cannot be started.
     static func run(_ invocation: ProgramInvocation) async throws(SystemCallError) -> ProgramResult {

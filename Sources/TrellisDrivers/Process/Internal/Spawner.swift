@@ -92,15 +92,12 @@ enum Spawner {
     /// Lets a program started held run; a program that already ended is left alone.
     static func release(_ spawned: Spawned) {
         guard let hold = spawned.hold else { return }
-        ignoreBrokenPipes
+        // A write to the hold pipe of a program that died reports EPIPE.
+        _ = ProgramRunner.ignoreBrokenPipes
         var line: [UInt8] = Array("go\n".utf8)
         _ = write(hold, &line, line.count)
         close(hold)
     }
-
-    /// A write to the hold pipe of a program that died reports EPIPE instead of killing
-    /// the agent.
-    private static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
     private static func spawn(
         path: String, arguments: [String], environment: [String], directory: String, captureOutput: Bool,
