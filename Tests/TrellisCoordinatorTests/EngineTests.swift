@@ -150,11 +150,12 @@ struct EngineTests {
     func unstartedResourcesReadPending() async throws {
         let (engine, store, _) = try await makeEngine()
         _ = try await applyAndCollect(engine, diamond)
-        // c changes and d is new; both wait for a, which now takes a while again.
+        // c changes and d is new; both wait for a, which changes too and now takes long
+        // enough for the reads below to see it running on a loaded machine.
         let changed =
             diamond
             .replacingOccurrences(of: "delay: 50ms", with: "delay: 60ms")
-            .replacingOccurrences(of: "delay: 300ms, outputs: {value", with: "delay: 301ms, outputs: {value")
+            .replacingOccurrences(of: "delay: 300ms, outputs: {value", with: "delay: 3s, outputs: {value")
             .replacingOccurrences(
                 of: "\n---", with: "\n    d: {type: noop, dependsOn: [a], params: {delay: 10ms}}\n---")
         let (_, _, events) = try await engine.apply([file(changed)])
