@@ -167,6 +167,18 @@ struct Suites {
                 ]
                 report.record(.object(fields))
             }
+            var floors: [Double] = []
+            for index in 0..<results.count {
+                let floor = await SleepFloor.milliseconds(graph, workers: Self.engineWorkers)
+                floors.append(floor)
+                report.record(
+                    .object([
+                        ("bench", .string("delay_floor")), ("shape", .string(graph.shape)),
+                        ("resources", .integer(graph.count)), ("round", .integer(index)),
+                        ("floor_ms", .number(floor)),
+                    ]))
+            }
+            let floor = Statistics.median(floors)
             let title = "3. trellisd, \(graph.shape), \(Format.count(graph.count)) × \(delay) ms"
             func row(_ metric: String, _ value: String, target: String = "", met: Bool? = nil) {
                 report.add(Report.Row(measurement: title, metric: metric, value: value, target: target, met: met))
@@ -192,6 +204,9 @@ struct Suites {
             row(
                 "Apply / critical path", String(format: "%.3fx", wall / critical.milliseconds), target: "≤ 1.050x",
                 met: wall <= critical.milliseconds * 1.05)
+            row(
+                "same graph, a Task.sleep per resource, in process", Format.spread(floors, Format.milliseconds))
+            row("  floor / critical path", String(format: "%.3fx", floor / critical.milliseconds))
             if atEngineLimits > critical.milliseconds * 1.05 {
                 row(
                     "Apply / computed at engine limits", String(format: "%.3fx", wall / atEngineLimits),
