@@ -29,6 +29,11 @@ public enum StoreMutation: Sendable, Hashable {
     /// an older read never undoes a report that arrived in between.
     /// Outcome: ``MutationOutcome/applied``.
     case upsertResource(ResourceRecord)
+    /// Records how a resource's run ended: its phase, outputs, secret output keys, last
+    /// error and finish time, from `record`, on the row its start wrote; the rest of the
+    /// row is left as it is. A row that is missing is inserted whole, as
+    /// ``upsertResource(_:)`` would. Outcome: ``MutationOutcome/applied``.
+    case finishResource(ResourceRecord)
     /// Removes a resource's state. Outcome: ``MutationOutcome/removed(_:)`` (0 or 1).
     case deleteResource(environment: String, name: String)
     /// Appends a journal entry. Outcome: ``MutationOutcome/journalSequence(_:)``.

@@ -90,6 +90,21 @@ struct PlaceholderTests {
         #expect(result["plain"] == 3)
     }
 
+    @Test("outputs are read only for params that may hold a placeholder")
+    func outputsReadWhenNeeded() throws {
+        var reads = 0
+        func outputs() -> [String: SpecMap] {
+            reads += 1
+            return ["db": ["url": "postgres://x"]]
+        }
+        let plain: SpecMap = ["delay": "20ms", "list": [1, "two"], "nested": ["key": "value"]]
+        #expect(try Substitution.substitute(plain, outputs: outputs()) == plain)
+        #expect(reads == 0)
+        let placeholder: SpecMap = ["nested": ["url": "${resources.db.outputs.url}"]]
+        #expect(try Substitution.substitute(placeholder, outputs: outputs())["nested"] == ["url": "postgres://x"])
+        #expect(reads == 1)
+    }
+
     @Test("a missing output is an error naming the resource, the key and the path")
     func missingOutput() {
         let params: SpecMap = ["config": ["content": "URL=${resources.db.outputs.uri}"]]

@@ -74,6 +74,42 @@ struct BatchTests {
         }
     }
 
+    @Test("groups that hold failing batches commit every other batch of theirs")
+    func failuresAmongManyGroups() async throws {
+        try await withStore { (store, _) throws in
+            try await store.createEnvironment(sampleEnvironment("env"))
+            // Flushed batches wait for one another's fsyncs, so most of them share commits:
+            // a group commits whole when nothing in it fails, and batch by batch otherwise.
+            let writers = 200
+            let failures = await withTaskGroup(of: Int?.self) { group in
+                for index in 0..<writers {
+                    group.addTask {
+                        let expected: Int64? = index % 10 == 3 ? 1_000_000 : nil
+                        do {
+                            try await store.write([
+                                .upsertResource(sampleResource("r\(index)", in: "env")),
+                                .appendJournal(journalDraft("env", "r\(index)", .intent)),
+                                .setEnvironmentPhase(name: "env", phase: "Applying", expectedRevision: expected),
+                            ])
+                            return nil
+                        } catch {
+                            return index
+                        }
+                    }
+                }
+                return await group.reduce(into: Set<Int>()) { if let index = $1 { $0.insert(index) } }
+            }
+            #expect(failures == Set(stride(from: 3, to: writers, by: 10)))
+            let names = Set(try await store.resources(inEnvironment: "env").map(\.name))
+            #expect(names == Set((0..<writers).filter { $0 % 10 != 3 }.map { "r\($0)" }))
+            #expect(try await store.journal(ofEnvironment: "env", after: nil).count == writers - failures.count)
+            #expect(try await store.environment(named: "env")?.revision == Int64(1 + writers - failures.count))
+            let statistics = store.statistics
+            #expect(statistics.failedBatches == failures.count)
+            #expect(statistics.largestCommit > 1)
+        }
+    }
+
     @Test("writes and reads after close fail with closed")
     func closed() async throws {
         try await withTemporaryDirectory { (directory) throws in

@@ -26,6 +26,45 @@ struct ResourceTests {
         }
     }
 
+    @Test("finishing a resource writes how its run ended and keeps the rest of its row; a missing row is inserted")
+    func finish() async throws {
+        try await withStore { (store, _) throws in
+            try await store.createEnvironment(sampleEnvironment("env"))
+            var applying = sampleResource("db", in: "env", phase: "Applying")
+            applying.attempts = 1
+            applying.startedAt = 1_700_000_000_100
+            applying.agent = "host-1"
+            try await store.upsertResource(applying)
+            try await store.write([.setResourceHealth(environment: "env", name: "db", health: "Healthy", message: "ok")]
+            )
+
+            var ready = applying
+            ready.phase = "Ready"
+            ready.outputs = #"{"url":"postgres://localhost/auth"}"#
+            ready.secretOutputKeys = ["password"]
+            ready.finishedAt = 1_700_000_000_900
+            // Fields a finish does not own: they stay as the row has them.
+            ready.params = #"{"changed":"behind the row's back"}"#
+            ready.attempts = 7
+            try await store.write([.finishResource(ready)])
+
+            var expected = applying
+            expected.phase = "Ready"
+            expected.outputs = ready.outputs
+            expected.secretOutputKeys = ["password"]
+            expected.finishedAt = 1_700_000_000_900
+            expected.health = "Healthy"
+            expected.healthMessage = "ok"
+            #expect(try await store.resource(inEnvironment: "env", named: "db") == expected)
+
+            var failed = sampleResource("cache", in: "env", phase: "Failed")
+            failed.lastError = "out of memory"
+            failed.finishedAt = 1_700_000_001_000
+            try await store.write([.finishResource(failed)])
+            #expect(try await store.resource(inEnvironment: "env", named: "cache") == failed)
+        }
+    }
+
     @Test("resources list in name order and are removed one by one")
     func listAndDelete() async throws {
         try await withStore { (store, _) throws in

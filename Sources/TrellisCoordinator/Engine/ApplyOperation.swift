@@ -176,7 +176,7 @@ extension EnvironmentEngine {
                     agent = known
                 } else {
                     // Placement may wait for an agent: what this step carries goes first.
-                    try await self.record(carried, environment: name)
+                    try await self.write([], carrying: carried, environment: name)
                     carried = []
                     agent = try await self.target(
                         driver: resource.driver, placement: resource.placement, sticky: earlier?.agent, table: table)
@@ -188,8 +188,7 @@ extension EnvironmentEngine {
                 applying.attempts = Int64(attempt)
                 applying.startedAt = Clock.nowMilliseconds()
                 applying.agent = agent
-                try await self.persistTransition(carried.flatMap(\.mutations) + [.upsertResource(applying)])
-                self.publish(carried, environment: name)
+                try await self.write([.upsertResource(applying)], carrying: carried, environment: name)
                 self.publish(
                     name, .resourceStarted, resource: resource.name, phase: ResourcePhase.applying, attempt: attempt)
                 let params: SpecMap
@@ -214,7 +213,7 @@ extension EnvironmentEngine {
                 record.outputs = SpecValue.map(produced.values).canonicalJSON
                 record.secretOutputKeys = produced.secretKeys.sorted()
                 record.finishedAt = Clock.nowMilliseconds()
-                var done: [StoreMutation] = [.upsertResource(record)]
+                var done: [StoreMutation] = [.finishResource(record)]
                 // Applied, a resource an agent holds matches its spec again.
                 if agent != nil { done.append(.setResourceDrift(environment: name, name: resource.name, drift: "")) }
                 outputs.set(resource.name, produced.values)
@@ -225,7 +224,7 @@ extension EnvironmentEngine {
             },
             settle: { [self] finished in
                 do {
-                    try await self.record(finished, environment: name)
+                    try await self.write([], carrying: finished, environment: name)
                 } catch {
                     // Left Pending in the store: the next apply runs them again.
                     self.logger.error(
@@ -244,19 +243,37 @@ extension EnvironmentEngine {
             })
     }
 
-    /// Writes resources' Ready transitions, then tells the environment's watchers.
-    private nonisolated func record(_ finished: [FinishedResource], environment name: String) async throws {
-        guard !finished.isEmpty else { return }
-        try await persistTransition(finished.flatMap(\.mutations))
-        publish(finished, environment: name)
-    }
-
-    /// Publishes written Ready transitions that no other carrier has published.
-    private nonisolated func publish(_ finished: [FinishedResource], environment name: String) {
-        for resource in finished where resource.announcement.claim() {
-            publish(
-                name, .resourceReady, resource: resource.resource, phase: ResourcePhase.ready,
-                attempt: resource.attempt, outputs: resource.outputs)
+    /// Writes `own` with the carried Ready transitions no other carrier is writing, and
+    /// tells the environment's watchers of those; then waits until the other carriers have
+    /// written the rest (writing them itself when their carrier failed). When it returns,
+    /// everything carried is written, so the caller may act on it.
+    private nonisolated func write(
+        _ own: [StoreMutation], carrying carried: [FinishedResource], environment name: String
+    ) async throws {
+        var claimed: [FinishedResource] = []
+        var others: [FinishedResource] = []
+        for resource in carried {
+            if resource.write.claim() { claimed.append(resource) } else { others.append(resource) }
+        }
+        if !claimed.isEmpty || !own.isEmpty {
+            do {
+                try await persistTransition(claimed.flatMap(\.mutations) + own)
+            } catch {
+                for resource in claimed { resource.write.end(written: false) }
+                throw error
+            }
+            // Published before the waiting carriers go on, so that a resource's Ready event
+            // comes before the starts of what depends on it.
+            for resource in claimed {
+                publish(
+                    name, .resourceReady, resource: resource.resource, phase: ResourcePhase.ready,
+                    attempt: resource.attempt, outputs: resource.outputs)
+                resource.write.end(written: true)
+            }
+        }
+        for resource in others where await !resource.write.written() {
+            // Its carrier failed before writing it: this one tries.
+            try await write([], carrying: [resource], environment: name)
         }
     }
 
@@ -337,17 +354,65 @@ struct FinishedResource: Sendable {
     var attempt: Int
     /// Its outputs as shown to watchers: secrets redacted.
     var outputs: [String: String]
-    /// Claimed by the first of its carriers to have written it, which publishes it.
-    let announcement = Announcement()
+    /// Shared by its carriers: one writes it and publishes it, the others wait for that.
+    let write = SharedWrite()
 }
 
-/// Whether something was announced yet: claimed once, by whoever comes first.
-final class Announcement: Sendable {
-    private let claimed = Atomic(false)
+/// A write several tasks need done once: the first to claim it does it, and the others
+/// wait until it is done. A claimant that fails hands it back, and one of the waiting
+/// tasks claims it next.
+final class SharedWrite: Sendable {
+    private enum State {
+        case open
+        case writing(waiters: [CheckedContinuation<Bool, Never>])
+        case written
+    }
 
-    /// True for the first caller only.
+    private let state = Mutex(State.open)
+
+    /// True when the caller is to do the write: nobody has done it or is doing it.
     func claim() -> Bool {
-        !claimed.exchange(true, ordering: .acquiringAndReleasing)
+        state.withLock { state in
+            guard case .open = state else { return false }
+            state = .writing(waiters: [])
+            return true
+        }
+    }
+
+    /// The claimant's write ended; if it failed, the write is open to be claimed again.
+    func end(written: Bool) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+            guard case .writing(let waiters) = state else { return [] }
+            state = written ? .written : .open
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(returning: written) }
+    }
+
+    /// How many tasks wait for the write in progress.
+    var waiting: Int {
+        state.withLock { state in
+            guard case .writing(let waiters) = state else { return 0 }
+            return waiters.count
+        }
+    }
+
+    /// Waits for the write in progress, if any; true when it is done, false when it is
+    /// open for the caller to claim.
+    func written() async -> Bool {
+        await withCheckedContinuation { continuation in
+            let now: Bool? = state.withLock { state in
+                switch state {
+                case .open: return false
+                case .written: return true
+                case .writing(var waiters):
+                    waiters.append(continuation)
+                    state = .writing(waiters: waiters)
+                    return nil
+                }
+            }
+            if let now { continuation.resume(returning: now) }
+        }
     }
 }
 

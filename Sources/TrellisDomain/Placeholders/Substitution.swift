@@ -7,7 +7,12 @@ public enum Substitution {
     /// A string that is exactly one placeholder takes the output's value and type; a
     /// placeholder inside longer text contributes a string, or canonical JSON for other
     /// types. Throws, with the path of each string, when an output is missing.
-    public static func substitute(_ params: SpecMap, outputs: [String: SpecMap]) throws(SpecErrors) -> SpecMap {
+    /// `outputs` is read only when some string of `params` may hold a placeholder.
+    public static func substitute(
+        _ params: SpecMap, outputs readOutputs: @autoclosure () -> [String: SpecMap]
+    ) throws(SpecErrors) -> SpecMap {
+        guard ParamsWalk.mayHavePlaceholders(params) else { return params }
+        let outputs = readOutputs()
         var diagnostics = Diagnostics(file: "", document: nil)
         var path = SpecPath("params")
         let changed = ParamsWalk.rewrite(params, path: &path) { string, mark, path in

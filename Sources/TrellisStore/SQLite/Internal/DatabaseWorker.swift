@@ -128,7 +128,14 @@ final class DatabaseWorker: @unchecked Sendable {
                 // A batch alone needs no savepoint: if it fails, the transaction is rolled
                 // back, which undoes just that batch.
                 results.append(.success(try applyMutations(of: group[0])))
+            } else if let together = try? applyTogether(group) {
+                // Almost every group succeeds whole; it then needs no savepoints either.
+                results = together
             } else {
+                // Some batch failed, and took the group's work with it: the group runs
+                // again with a savepoint per batch, so that only the failing ones are undone.
+                if connection.isInTransaction { try connection.execute("ROLLBACK", operation: "roll back") }
+                try connection.run("BEGIN IMMEDIATE", operation: "begin transaction")
                 for batch in group {
                     results.append(apply(batch))
                     if !connection.isInTransaction {
@@ -166,6 +173,15 @@ final class DatabaseWorker: @unchecked Sendable {
             outcomes.append(try connection.apply(mutation))
         }
         return StoreWriteResult(outcomes: outcomes)
+    }
+
+    /// Runs every batch of `group` in the open transaction, without savepoints; throws at
+    /// the first failure, leaving the transaction to be rolled back.
+    private func applyTogether(_ group: [StoreBatch]) throws(StoreError) -> [Result<StoreWriteResult, StoreError>] {
+        var results: [Result<StoreWriteResult, StoreError>] = []
+        results.reserveCapacity(group.count)
+        for batch in group { results.append(.success(try applyMutations(of: batch))) }
+        return results
     }
 
     /// Applies one batch inside a savepoint; on failure rolls back to it and reports why.

@@ -31,6 +31,20 @@ extension SQLiteConnection {
         case .upsertResource(let record):
             try upsertResource(record)
             return .applied
+        case .finishResource(let record):
+            let changed = try run(
+                """
+                UPDATE resources SET phase = ?, outputs = ?, secret_output_keys = ?, last_error = ?,
+                    finished_at = ?
+                WHERE environment = ? AND name = ?
+                """, operation: "finish resource",
+                [
+                    .text(record.phase), .text(record.outputs), .text(JSONStringArray.encode(record.secretOutputKeys)),
+                    .optional(record.lastError), .optional(record.finishedAt), .text(record.environment),
+                    .text(record.name),
+                ])
+            if changed == 0 { try upsertResource(record) }
+            return .applied
         case .deleteResource(let environment, let name):
             let removed = try run(
                 "DELETE FROM resources WHERE environment = ? AND name = ?", operation: "delete resource",
