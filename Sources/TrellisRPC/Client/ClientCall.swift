@@ -7,16 +7,22 @@ struct ClientCall: Sendable {
     let path: String
 
     func send<Request: WireMessage>(_ request: Request) async throws {
-        let bytes: [UInt8]
-        do {
-            bytes = try request.encoded()
-        } catch {
-            throw RPCError(.invalidArgument, "rpc: request for \(path) cannot be encoded: \(error)")
-        }
+        try await send(bytes: Self.encode(request, for: path))
+    }
+
+    func send(bytes: [UInt8]) async throws {
         // A caller on the connection's loop, with window to spare, sends without switching
         // executors; so do the other steps of a call below.
         if try connection.ifOnLoop({ try $0.sendNow(streamID, bytes) }) == true { return }
         try await connection.send(streamID, bytes)
+    }
+
+    static func encode<Request: WireMessage>(_ request: Request, for path: String) throws -> [UInt8] {
+        do {
+            return try request.encoded()
+        } catch {
+            throw RPCError(.invalidArgument, "rpc: request for \(path) cannot be encoded: \(error)")
+        }
     }
 
     func halfClose() async {

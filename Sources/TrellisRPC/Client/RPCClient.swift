@@ -219,10 +219,40 @@ public final class RPCClient: Sendable {
 
     /// Runs `body` with an open call, and releases the call afterwards (sending Cancel
     /// if the server has not finished it). A cancelled caller cancels the call.
+    /// Runs `body` on a call of `path` whose one request is `request`, already sent and
+    /// half-closed: the three frames leave together.
+    func withCall<Request: WireMessage, R: Sendable>(
+        path: String,
+        options: CallOptions,
+        request: Request,
+        _ body: (ClientCall) async throws -> R
+    ) async throws -> R {
+        let bytes = try ClientCall.encode(request, for: path)
+        return try await withCall(path: path, options: options, sending: bytes) { call, sent in
+            if !sent {
+                try await call.send(bytes: bytes)
+                await call.halfClose()
+            }
+            return try await body(call)
+        }
+    }
+
     func withCall<R: Sendable>(
         path: String,
         options: CallOptions,
         _ body: (ClientCall) async throws -> R
+    ) async throws -> R {
+        try await withCall(path: path, options: options, sending: nil) { call, _ in try await body(call) }
+    }
+
+    /// Opens a call, with its one request if `request` is given (see
+    /// ``ClientConnection/open(method:metadata:timeout:sending:)``), and runs `body` on it;
+    /// `body` hears whether the request went.
+    private func withCall<R: Sendable>(
+        path: String,
+        options: CallOptions,
+        sending request: [UInt8]?,
+        _ body: (ClientCall, Bool) async throws -> R
     ) async throws -> R {
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
         let connection: ClientConnection
@@ -237,16 +267,27 @@ public final class RPCClient: Sendable {
         if let remaining, remaining <= .zero {
             throw RPCError(.deadlineExceeded, "rpc: deadline exceeded before \(path) started")
         }
-        let id: UInt32
-        if let opened = try connection.ifOnLoop({ try $0.open(method: path, metadata: metadata, timeout: remaining) }) {
-            id = opened
+        let opened: (id: UInt32, sent: Bool)
+        if let request {
+            if let now = try connection.ifOnLoop({
+                try $0.open(method: path, metadata: metadata, timeout: remaining, sending: request)
+            }) {
+                opened = now
+            } else {
+                opened = try await connection.open(
+                    method: path, metadata: metadata, timeout: remaining, sending: request)
+            }
+        } else if let id = try connection.ifOnLoop({ try $0.open(method: path, metadata: metadata, timeout: remaining) }
+        ) {
+            opened = (id, false)
         } else {
-            id = try await connection.open(method: path, metadata: metadata, timeout: remaining)
+            opened = (try await connection.open(method: path, metadata: metadata, timeout: remaining), false)
         }
+        let id = opened.id
         let call = ClientCall(connection: connection, streamID: id, path: path)
         do {
             let result = try await withTaskCancellationHandler {
-                try await body(call)
+                try await body(call, opened.sent)
             } onCancel: {
                 connection.loop.execute { connection.assumeIsolated { $0.cancel(id) } }
             }
@@ -290,9 +331,7 @@ public final class RPCClient: Sendable {
         _ request: Request,
         options: CallOptions
     ) async throws -> Response {
-        try await withCall(path: method.path, options: options) { call in
-            try await call.send(request)
-            await call.halfClose()
+        try await withCall(path: method.path, options: options, request: request) { call in
             guard let response = try await call.receive(Response.self) else {
                 throw RPCError(.internal, "rpc: \(method.path) ended without a response")
             }
@@ -311,10 +350,8 @@ public final class RPCClient: Sendable {
         options: CallOptions = CallOptions(),
         _ body: (RPCResponseStream<Response>) async throws -> Result
     ) async throws -> Result {
-        try await withCall(path: method.path, options: options) { call in
-            try await call.send(request)
-            await call.halfClose()
-            return try await body(RPCResponseStream(call: call))
+        try await withCall(path: method.path, options: options, request: request) { call in
+            try await body(RPCResponseStream(call: call))
         }
     }
 
