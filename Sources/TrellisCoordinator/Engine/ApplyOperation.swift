@@ -30,12 +30,21 @@ extension EnvironmentEngine {
         return plan
     }
 
+    /// Each resource's position in `resolved.resources`, by name: a lookup that copies no
+    /// resource.
+    static func positions(_ resolved: ResolvedEnvironment) -> [String: Int] {
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(resolved.resources.count)
+        for (position, resource) in resolved.resources.enumerated() { positions[resource.name] = position }
+        return positions
+    }
+
     static func planMessage(_ resolved: ResolvedEnvironment, _ plan: Plan) -> TrellisV1.EnvironmentPlan {
-        let byName = Dictionary(uniqueKeysWithValues: resolved.resources.map { ($0.name, $0) })
+        let positions = Self.positions(resolved)
         return TrellisV1.EnvironmentPlan(
             environment: resolved.name,
             resources: plan.steps.map { step in
-                let resource = byName[step.resource]
+                let position = positions[step.resource]
                 let (action, changes): (TrellisV1.ResourceAction, [String]) =
                     switch step.action {
                     case .create: (.create, [])
@@ -44,8 +53,10 @@ extension EnvironmentEngine {
                     case .unchanged: (.unchanged, [])
                     }
                 return TrellisV1.PlannedResource(
-                    name: step.resource, type: resource?.type ?? "", driver: resource?.driver ?? "", action: action,
-                    changes: changes, layer: UInt32(clamping: step.layer), dependsOn: resource?.dependencies ?? [])
+                    name: step.resource, type: position.map { resolved.resources[$0].type } ?? "",
+                    driver: position.map { resolved.resources[$0].driver } ?? "", action: action, changes: changes,
+                    layer: UInt32(clamping: step.layer),
+                    dependsOn: position.map { resolved.resources[$0].dependencies } ?? [])
             },
             layerCount: UInt32(resolved.layers.count))
     }
@@ -162,13 +173,14 @@ extension EnvironmentEngine {
         outputs: OutputTable, previous: [String: ResourceRecord]
     ) async -> ExecutionReport {
         let name = resolved.name
-        let byName = Dictionary(uniqueKeysWithValues: resolved.resources.map { ($0.name, $0) })
+        let positions = Self.positions(resolved)
+        let resources = resolved.resources
         let items = resolved.resources.map { WorkItem(id: $0.name, dependencies: $0.dependencies, group: $0.driver) }
         let table = PlacementTable(previous.values.compactMap(\.agent).filter { !$0.isEmpty })
         return await GraphExecutor(limits: limits).run(
             items, completed: completed,
             step: { [self] item, attempt, carried -> FinishedResource? in
-                let resource = byName[item.id]!
+                let resource = resources[positions[item.id]!]
                 let earlier = previous[resource.name]
                 var carried = carried
                 let agent: String?
@@ -239,7 +251,7 @@ extension EnvironmentEngine {
                 // Starts and successes are recorded by the steps themselves: no hop to the actor.
                 if case .started = event { return }
                 if case .succeeded = event { return }
-                await self.recordOutcome(event, environment: name, resources: byName)
+                await self.recordOutcome(event, environment: name, resources: resources, positions: positions)
             })
     }
 
@@ -279,18 +291,18 @@ extension EnvironmentEngine {
 
     /// Persists and publishes failures, blocks and retries as the executor reports them.
     private func recordOutcome(
-        _ event: ExecutionEvent, environment name: String, resources: [String: ResolvedResource]
+        _ event: ExecutionEvent, environment name: String, resources: [ResolvedResource], positions: [String: Int]
     ) async {
         switch event {
         case .failed(let id, let message, let attempts):
-            var record = Self.record(name, resources[id]!, phase: ResourcePhase.failed, attempts: attempts)
+            var record = Self.record(name, resources[positions[id]!], phase: ResourcePhase.failed, attempts: attempts)
             record.lastError = message
             record.finishedAt = Clock.nowMilliseconds()
             try? await persistTransition([.upsertResource(record)])
             publish(
                 name, .resourceFailed, resource: id, phase: ResourcePhase.failed, message: message, attempt: attempts)
         case .blocked(let id, let dependency):
-            var record = Self.record(name, resources[id]!, phase: ResourcePhase.blocked)
+            var record = Self.record(name, resources[positions[id]!], phase: ResourcePhase.blocked)
             record.lastError = "blocked: \(dependency) failed"
             try? await persistTransition([.upsertResource(record)])
             publish(name, .resourceBlocked, resource: id, phase: ResourcePhase.blocked, message: "\(dependency) failed")
