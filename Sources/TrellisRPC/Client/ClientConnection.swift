@@ -236,15 +236,16 @@ actor ClientConnection: TransportDelegate, LoopBoundActor {
         return id
     }
 
-    /// Opens a call whose one request is `request`, sends it and half-closes, in one turn
-    /// of the loop, so that the server gets the three frames in one write and starts the
-    /// handler at once. Returns the stream and whether the request went; when the
-    /// transport is backed up it did not, and the caller sends it in ``send(_:_:)``.
+    /// Opens a call and, when it has one request (`request`), sends it and half-closes in
+    /// the same turn of the loop, so that the server gets the three frames in one write
+    /// and starts the handler at once. Returns the stream and whether the request went;
+    /// when the transport is backed up it did not, and the caller sends it in
+    /// ``send(_:_:)``.
     func open(
-        method: String, metadata: [String: String], timeout: Duration?, sending request: [UInt8]
+        method: String, metadata: [String: String], timeout: Duration?, sending request: [UInt8]?
     ) throws -> (id: UInt32, sent: Bool) {
         let id = try open(method: method, metadata: metadata, timeout: timeout)
-        guard try sendNow(id, request) else { return (id, false) }
+        guard let request, try sendNow(id, request) else { return (id, false) }
         halfClose(id)
         return (id, true)
     }

@@ -217,8 +217,6 @@ public final class RPCClient: Sendable {
 
     // MARK: - Calls
 
-    /// Runs `body` with an open call, and releases the call afterwards (sending Cancel
-    /// if the server has not finished it). A cancelled caller cancels the call.
     /// Runs `body` on a call of `path` whose one request is `request`, already sent and
     /// half-closed: the three frames leave together.
     func withCall<Request: WireMessage, R: Sendable>(
@@ -237,6 +235,7 @@ public final class RPCClient: Sendable {
         }
     }
 
+    /// Runs `body` on an open call of `path`, which sends what the call's shape needs.
     func withCall<R: Sendable>(
         path: String,
         options: CallOptions,
@@ -245,9 +244,11 @@ public final class RPCClient: Sendable {
         try await withCall(path: path, options: options, sending: nil) { call, _ in try await body(call) }
     }
 
-    /// Opens a call, with its one request if `request` is given (see
-    /// ``ClientConnection/open(method:metadata:timeout:sending:)``), and runs `body` on it;
-    /// `body` hears whether the request went.
+    /// Runs `body` with an open call, and releases the call afterwards (sending Cancel
+    /// if the server has not finished it). A cancelled caller cancels the call. With a
+    /// `request`, the call opens with it (see
+    /// ``ClientConnection/open(method:metadata:timeout:sending:)``), and `body` hears
+    /// whether it went.
     private func withCall<R: Sendable>(
         path: String,
         options: CallOptions,
@@ -268,20 +269,12 @@ public final class RPCClient: Sendable {
             throw RPCError(.deadlineExceeded, "rpc: deadline exceeded before \(path) started")
         }
         let opened: (id: UInt32, sent: Bool)
-        if let request {
-            if let now = try connection.ifOnLoop({
-                try $0.open(method: path, metadata: metadata, timeout: remaining, sending: request)
-            }) {
-                opened = now
-            } else {
-                opened = try await connection.open(
-                    method: path, metadata: metadata, timeout: remaining, sending: request)
-            }
-        } else if let id = try connection.ifOnLoop({ try $0.open(method: path, metadata: metadata, timeout: remaining) }
-        ) {
-            opened = (id, false)
+        if let now = try connection.ifOnLoop({
+            try $0.open(method: path, metadata: metadata, timeout: remaining, sending: request)
+        }) {
+            opened = now
         } else {
-            opened = (try await connection.open(method: path, metadata: metadata, timeout: remaining), false)
+            opened = try await connection.open(method: path, metadata: metadata, timeout: remaining, sending: request)
         }
         let id = opened.id
         let call = ClientCall(connection: connection, streamID: id, path: path)
