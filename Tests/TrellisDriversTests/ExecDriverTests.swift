@@ -15,6 +15,27 @@ struct ExecDriverTests {
         return temporary
     }
 
+    @Test("a program still open for writing when it is run starts once the writer lets go of it")
+    func programBusyWhileWritten() async throws {
+        let temporary = environment([
+            "apply.sh": """
+            #!/bin/sh
+            cat > /dev/null
+            echo '{"outputs": {"ran": "yes"}}'
+            """
+        ])
+        defer { temporary.remove() }
+        // As a child being started elsewhere would, hold the file open for writing: the
+        // kernel refuses to execute it (ETXTBSY) until that descriptor is closed.
+        let writer = open(temporary.environment + "/apply.sh", O_WRONLY)
+        try #require(writer >= 0)
+        let request = driverRequest("exec", ["apply": ["./apply.sh"]], in: temporary.environment, resource: "script")
+        let apply = Task { try await driver.apply(request) }
+        try await Task.sleep(for: .milliseconds(50))
+        close(writer)
+        #expect(try await apply.value.values == ["ran": "yes"])
+    }
+
     @Test(
         "apply returns the program's outputs and secret keys, given the resource on stdin in the environment directory")
     func applies() async throws {

@@ -33,19 +33,22 @@ struct HandshakeAdmissionTests {
         let stalled = try RawTCPClient(address: server.address)
         try stalled.send([0x16])
         let stalledStarted = ContinuousClock.now
-        try #require(await eventually { server.server.handshakesInProgress == 1 })
+        // Counted since the start, so that a slow poll cannot miss a state that came and went.
+        try #require(await eventually { server.server.handshakeTotals.admitted == 1 })
 
-        let client = try server.makeClient()
-        let call = Task {
-            try await client.unary(
-                EchoV1.EchoService.echo, EchoV1.EchoRequest(payload: [9]), options: CallOptions(timeout: .seconds(30)))
-        }
-        // The client's ClientHello waits for the slot.
-        #expect(await eventually { server.server.handshakesWaiting == 1 })
-        let response = try await call.value
+        // The client gives its connection longer than the stalled handshake's timeout, so
+        // that it waits out the slot instead of giving up and connecting again.
+        var configuration = server.clientConfiguration()
+        configuration.connectTimeout = .seconds(30)
+        let client = try RPCClient(configuration: configuration)
+        let response = try await client.unary(
+            EchoV1.EchoService.echo, EchoV1.EchoRequest(payload: [9]), options: CallOptions(timeout: .seconds(30)))
         let waited = ContinuousClock.now - stalledStarted
-        #expect(server.server.handshakesWaiting == 0)
         #expect(response.payload == [9])
+        // The client's ClientHello waited for the slot, then took it.
+        let totals = server.server.handshakeTotals
+        #expect(totals.queued == 1 && totals.admitted == 2, "\(totals)")
+        #expect(server.server.handshakesWaiting == 0)
         // It waited for the stalled handshake's timeout, not for its own (30 s): by the
         // time it was answered, the server had already closed the stalled connection.
         #expect(waited >= .milliseconds(4_900), "answered after \(waited)")

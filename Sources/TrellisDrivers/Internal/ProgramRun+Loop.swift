@@ -85,7 +85,16 @@ extension ProgramRunner {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        code = posix_spawn(&pid, invocation.executable, &actions, &attributes, argv, envp)
+        // A program written a moment ago can still be open for writing in a child that
+        // another thread is starting (it holds a copy of the writer's descriptor until its
+        // own exec): for that instant the kernel refuses to run the file (ETXTBSY). That
+        // passes by itself, so the spawn is tried again for up to about a second; this runs
+        // on the program's own thread.
+        for attempt in 1...20 {
+            code = posix_spawn(&pid, invocation.executable, &actions, &attributes, argv, envp)
+            guard code == ETXTBSY, attempt < 20 else { break }
+            SystemCalls.sleep(.milliseconds(min(5 * attempt, 100)))
+        }
         guard code == 0 else { return .failure(SystemCallError(function: "posix_spawn", errno: code)) }
         return .success(pid)
     }

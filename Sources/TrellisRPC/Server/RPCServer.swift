@@ -133,6 +133,10 @@ public final class RPCServer: Sendable {
     /// Connections that sent their first bytes and wait for a handshake slot now.
     public var handshakesWaiting: Int { shared.admission.waiting }
 
+    /// Since the server started: handshakes that took a slot, and connections that had to
+    /// wait for one first.
+    public var handshakeTotals: (admitted: Int, queued: Int) { shared.admission.totals }
+
     /// Stops accepting, sends GoAway to every connection, waits up to the drain timeout
     /// for open calls, then ends the rest with `UNAVAILABLE` and closes everything.
     public func shutdown() async {

@@ -17,6 +17,9 @@ final class HandshakeAdmission: Sendable {
         var inProgress = 0
         var waiting: [Admit] = []
         var waitingHead = 0
+        /// Since the start: connections given a slot, and of those, how many waited for it.
+        var admitted = 0
+        var queued = 0
     }
 
     let limit: Int
@@ -33,14 +36,20 @@ final class HandshakeAdmission: Sendable {
     /// Connections that spoke and wait for a slot now.
     var waiting: Int { state.withLock { $0.waiting.count - $0.waitingHead } }
 
+    /// Since the start: connections that took a slot (at once or after waiting), and
+    /// connections that had to wait for one.
+    var totals: (admitted: Int, queued: Int) { state.withLock { ($0.admitted, $0.queued) } }
+
     /// Takes a slot now (true), or queues `admit` for when one frees (false).
     func enter(orWait admit: @escaping Admit) -> Bool {
         state.withLock { state in
             if state.inProgress < limit {
                 state.inProgress += 1
+                state.admitted += 1
                 return true
             }
             state.waiting.append(admit)
+            state.queued += 1
             return false
         }
     }
@@ -55,6 +64,7 @@ final class HandshakeAdmission: Sendable {
             }
             let admit = state.waiting[state.waitingHead]
             state.waitingHead += 1
+            state.admitted += 1
             if state.waitingHead == state.waiting.count {
                 state.waiting.removeAll(keepingCapacity: false)
                 state.waitingHead = 0
