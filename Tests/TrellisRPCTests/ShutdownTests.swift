@@ -58,7 +58,8 @@ struct ShutdownTests {
                 let started = ContinuousClock.now
                 Task { await server.server.shutdown() }
                 while try await iterator.next() != nil {}
-                #expect(ContinuousClock.now - started < .seconds(10))
+                // Far past the 300 ms drain timeout, for a machine running every test at once.
+                #expect(ContinuousClock.now - started < .seconds(30))
             }
         }
         #expect(error.code == .unavailable)
