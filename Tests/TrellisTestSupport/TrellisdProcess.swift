@@ -49,6 +49,7 @@ public class BuiltProcess: @unchecked Sendable {
                     break
                 }
             }
+            output.end()
             try? reader.close()
         }.start()
     }
@@ -71,7 +72,14 @@ public class BuiltProcess: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             _ = await eventually { !process.isRunning }
         }
+        await outputDrained()
         return process.terminationStatus
+    }
+
+    /// Waits, after the process exited, until its last output has been read (the reader
+    /// thread can lag behind the exit), so that ``log`` holds everything it wrote.
+    private func outputDrained() async {
+        _ = await eventually(timeout: .seconds(10)) { output.ended }
     }
 
     /// SIGKILL, and waits until the process is dead (a zombie counts: Foundation reaps
@@ -85,7 +93,9 @@ public class BuiltProcess: @unchecked Sendable {
     /// Waits for the process to exit by itself; returns its status.
     public func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
         let exited = await eventually(timeout: timeout) { !process.isRunning }
-        return exited ? process.terminationStatus : nil
+        guard exited else { return nil }
+        await outputDrained()
+        return process.terminationStatus
     }
 }
 
@@ -153,8 +163,11 @@ public final class TrellisdProcess: BuiltProcess, @unchecked Sendable {
 
 /// Text a child process writes, collected from the pipe's reader thread.
 private final class CapturedOutput: Sendable {
-    private let storage = Mutex("")
+    private let storage = Mutex((text: "", ended: false))
 
-    func append(_ text: String) { storage.withLock { $0 += text } }
-    var text: String { storage.withLock { $0 } }
+    func append(_ text: String) { storage.withLock { $0.text += text } }
+    /// The pipe reached end of file: everything the process wrote is in ``text``.
+    func end() { storage.withLock { $0.ended = true } }
+    var text: String { storage.withLock { $0.text } }
+    var ended: Bool { storage.withLock { $0.ended } }
 }
