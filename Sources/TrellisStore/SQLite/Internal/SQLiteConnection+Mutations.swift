@@ -32,18 +32,7 @@ extension SQLiteConnection {
             try upsertResource(record)
             return .applied
         case .finishResource(let record):
-            let changed = try run(
-                """
-                UPDATE resources SET phase = ?, outputs = ?, secret_output_keys = ?, last_error = ?,
-                    finished_at = ?
-                WHERE environment = ? AND name = ?
-                """, operation: "finish resource",
-                [
-                    .text(record.phase), .text(record.outputs), .text(JSONStringArray.encode(record.secretOutputKeys)),
-                    .optional(record.lastError), .optional(record.finishedAt), .text(record.environment),
-                    .text(record.name),
-                ])
-            if changed == 0 { try upsertResource(record) }
+            try finishResource(record)
             return .applied
         case .deleteResource(let environment, let name):
             let removed = try run(
@@ -161,6 +150,22 @@ extension SQLiteConnection {
             code: .conflict,
             message: "store: \(operation) \(name): revision conflict: expected \(expectedRevision ?? 0), found \(found)"
         )
+    }
+
+    /// The columns a run's end owns, on the row its start wrote; the whole row when there
+    /// is none.
+    private func finishResource(_ record: ResourceRecord) throws(StoreError) {
+        let changed = try run(
+            """
+            UPDATE resources SET phase = ?, outputs = ?, secret_output_keys = ?, last_error = ?, finished_at = ?
+            WHERE environment = ? AND name = ?
+            """, operation: "finish resource",
+            [
+                .text(record.phase), .text(record.outputs), .text(JSONStringArray.encode(record.secretOutputKeys)),
+                .optional(record.lastError), .optional(record.finishedAt), .text(record.environment),
+                .text(record.name),
+            ])
+        if changed == 0 { try upsertResource(record) }
     }
 
     private func upsertResource(_ record: ResourceRecord) throws(StoreError) {
