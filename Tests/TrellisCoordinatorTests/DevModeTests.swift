@@ -74,6 +74,26 @@ struct DevModeTests {
         #expect(await second.terminate() == 0)
     }
 
+    @Test("a second trellisd on a data directory in use exits with an error naming it, and the first serves on")
+    func secondCoordinatorRefused() async throws {
+        let directory = TrellisdProcess.temporaryDataDirectory()
+        let first = try TrellisdProcess(dev: directory)
+        defer { first.removeData() }
+        let (api, _) = try await first.waitUntilReady()
+
+        let second = try TrellisdProcess(dev: directory)
+        let status = await second.waitForExit(timeout: .seconds(60))
+        #expect(status == 1)
+        #expect(second.log.contains("\(directory)/state.db is in use by another process"))
+        #expect(!second.log.contains("msg=\"ready\""))
+
+        let health = try client(of: api, dataDirectory: directory)
+        #expect(
+            try await health.unary(TrellisV1.HealthService.check, TrellisV1.HealthCheckRequest()).status == .serving)
+        await health.close()
+        #expect(await first.terminate() == 0)
+    }
+
     @Test("API methods other than health need the admin token")
     func tokenRequired() async throws {
         let trellisd = try TrellisdProcess(dev: TrellisdProcess.temporaryDataDirectory(), extra: ["--enable-echo"])

@@ -54,4 +54,26 @@ struct FileErrorTests {
             #expect(error?.message.contains(file + "/data") == true)
         }
     }
+
+    @Test("a database open in one store cannot be opened by another until it is closed")
+    func refusesSecondOpener() async throws {
+        try await withTemporaryDirectory { (directory) throws in
+            let path = directory + "/state.db"
+            let owner = try await SQLiteStore.open(path: path)
+            try await owner.createEnvironment(sampleEnvironment("owned"))
+
+            let error = await #expect(throws: StoreError.self) {
+                try await SQLiteStore.open(path: path)
+            }
+            #expect(error?.code == .busy)
+            #expect(error?.message.contains("\(path) is in use by another process") == true)
+            // The refused opener changed nothing: the owner goes on writing.
+            try await owner.createEnvironment(sampleEnvironment("still-owned"))
+            await owner.close()
+
+            let next = try await SQLiteStore.open(path: path)
+            #expect(try await next.environments(matching: .all).map(\.name).sorted() == ["owned", "still-owned"])
+            await next.close()
+        }
+    }
 }

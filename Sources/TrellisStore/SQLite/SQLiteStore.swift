@@ -107,16 +107,36 @@ public final class SQLiteStore: StateStore {
     /// Sets the connection up: locks, WAL, durable commits, foreign keys. Reading the
     /// journal mode is also the first read of the file, where a file that is not a
     /// database is found.
+    ///
+    /// The connection holds the file exclusively (`locking_mode = EXCLUSIVE`) from the
+    /// moment it opens until it closes: the coordinator owns its state, so a second
+    /// `trellisd` on the same data directory fails here instead of running the same
+    /// environments, and a transaction takes no file locks of its own (in WAL mode the
+    /// write-ahead log's index then lives in the process's memory, not in a `-shm` file).
     private static func configure(_ connection: SQLiteConnection) throws(StoreError) {
         let prefix = "open \(connection.path)"
-        try connection.execute(
-            "PRAGMA busy_timeout = \(busyTimeoutMilliseconds)", operation: "\(prefix): set busy timeout")
-        let mode = try connection.queryFirst(
-            "PRAGMA journal_mode = WAL", operation: "\(prefix): set WAL journal mode"
-        ) { $0.text(0) }
-        guard mode?.lowercased() == "wal" else {
+        do throws(StoreError) {
+            try connection.execute(
+                "PRAGMA busy_timeout = \(busyTimeoutMilliseconds)", operation: "\(prefix): set busy timeout")
+            _ = try connection.queryFirst(
+                "PRAGMA locking_mode = EXCLUSIVE", operation: "\(prefix): set exclusive locking"
+            ) { $0.text(0) }
+            let mode = try connection.queryFirst(
+                "PRAGMA journal_mode = WAL", operation: "\(prefix): set WAL journal mode"
+            ) { $0.text(0) }
+            guard mode?.lowercased() == "wal" else {
+                throw StoreError(
+                    code: .open, message: "store: \(prefix): journal mode is \(mode ?? "unknown"), WAL is required")
+            }
+            // An empty write transaction takes the write lock, which is then kept.
+            try connection.execute("BEGIN IMMEDIATE", operation: "\(prefix): lock the database")
+            try connection.execute("COMMIT", operation: "\(prefix): lock the database")
+        } catch  where error.code == .busy {
             throw StoreError(
-                code: .open, message: "store: \(prefix): journal mode is \(mode ?? "unknown"), WAL is required")
+                code: .busy,
+                message:
+                    "store: \(connection.path) is in use by another process (another trellisd on this data "
+                    + "directory?): \(error.message)", sqliteCode: error.sqliteCode)
         }
         try connection.execute("PRAGMA synchronous = FULL", operation: "\(prefix): set synchronous")
         try connection.execute("PRAGMA foreign_keys = ON", operation: "\(prefix): enable foreign keys")
