@@ -1,6 +1,7 @@
 import TrellisAPI
 import TrellisDomain
 import TrellisDrivers
+import TrellisLogging
 import TrellisRPC
 import TrellisStore
 import TrellisWire
@@ -37,9 +38,27 @@ struct Admission {
     let resolver: Resolver
     let validators: ParamValidators
     let store: any StateStore
+    let logger: Logger
 
+    /// Decodes, checks and resolves what `files` hold: milliseconds of work per thousand
+    /// resources, which the services run on the cooperative pool (``onPool(_:)``).
     func admit(_ files: [TrellisV1.SourceFile]) async throws -> Admitted {
         guard !files.isEmpty else { throw RPCError(.invalidArgument, "apply: no files were given") }
+        let bytes = files.reduce(0) { $0 + $1.content.count }
+        logger.debug("admitting", ["files": String(files.count), "bytes": String(bytes)])
+        let start = ContinuousClock.now
+        let admitted = try await decodeAndResolve(files)
+        let micros = (ContinuousClock.now - start) / .microseconds(1)
+        logger.debug(
+            "admitted",
+            [
+                "environments": String(admitted.environments.count), "documents": String(admitted.documents.count),
+                "duration_ms": "\(Int(micros) / 1000).\(Int(micros) % 1000 / 100)",
+            ])
+        return admitted
+    }
+
+    private func decodeAndResolve(_ files: [TrellisV1.SourceFile]) async throws -> Admitted {
         var problems: [SpecError] = []
         var documents: [SpecDocument] = []
         var fileOfDocument: [String] = []

@@ -58,7 +58,8 @@ public actor EnvironmentEngine {
         var validators = validators
         for name in drivers.names { validators.add(drivers.driver(named: name)!) }
         self.admission = Admission(
-            decoder: SpecDecoder(apiGroup: apiGroup), resolver: Resolver(), validators: validators, store: store)
+            decoder: SpecDecoder(apiGroup: apiGroup), resolver: Resolver(), validators: validators, store: store,
+            logger: logger)
         self.limits = limits
         self.logger = logger
         self.faults = faults

@@ -3,13 +3,21 @@ import TrellisRPC
 import TrellisStore
 import TrellisWire
 
+/// Runs a request's engine work on the cooperative pool. A handler starts on its
+/// connection's loop thread, which keeps small calls cheap; admitting, planning or
+/// describing an environment takes milliseconds per thousand resources, and the loop has
+/// to go on serving the calls and connections behind the request meanwhile.
+func onPool<Value: Sendable>(_ body: () async throws -> Value) async throws -> Value {
+    try await withTaskExecutorPreference(globalConcurrentExecutor, operation: body)
+}
+
 /// `trellis.v1.EnvironmentService` over an ``EnvironmentEngine``.
 enum EnvironmentService {
     static func register(into router: inout RPCRouter, engine: EnvironmentEngine) {
         router.register(
             TrellisV1.EnvironmentService.apply,
             serverStreaming: { request, writer, _ in
-                let (documents, names, events) = try await engine.apply(request.files)
+                let (documents, names, events) = try await onPool { try await engine.apply(request.files) }
                 for document in documents {
                     try await writer.write(
                         TrellisV1.ProgressEvent(
@@ -24,14 +32,15 @@ enum EnvironmentService {
             })
         router.register(
             TrellisV1.EnvironmentService.plan,
-            unary: { request, _ in try await engine.plan(request.files) })
+            unary: { request, _ in try await onPool { try await engine.plan(request.files) } })
         router.register(
             TrellisV1.EnvironmentService.get,
-            unary: { request, _ in try await engine.status(of: request.name) })
+            unary: { request, _ in try await onPool { try await engine.status(of: request.name) } })
         router.register(
             TrellisV1.EnvironmentService.list,
             unary: { request, _ in
-                TrellisV1.ListEnvironmentsResponse(environments: try await engine.list(team: request.team))
+                TrellisV1.ListEnvironmentsResponse(
+                    environments: try await onPool { try await engine.list(team: request.team) })
             })
         router.register(
             TrellisV1.EnvironmentService.delete,
@@ -84,7 +93,8 @@ enum CatalogService {
         router.register(
             TrellisV1.CatalogService.put,
             unary: { request, _ in
-                TrellisV1.PutDocumentsResponse(documents: try await engine.putDocuments(request.files))
+                TrellisV1.PutDocumentsResponse(
+                    documents: try await onPool { try await engine.putDocuments(request.files) })
             })
         router.register(
             TrellisV1.CatalogService.get,
