@@ -7,6 +7,7 @@ import TrellisDrivers
 import TrellisEngine
 import TrellisRPC
 import TrellisStore
+import TrellisTestSupport
 import TrellisWire
 
 @testable import TrellisCoordinator
@@ -21,7 +22,7 @@ private final class ApplyCounter: Sendable {
 /// An engine over a real SQLite file in a fresh directory.
 private func makeEngine(counter: ApplyCounter = ApplyCounter()) async throws -> (EnvironmentEngine, SQLiteStore, String)
 {
-    let directory = FileManager.default.temporaryDirectory.path + "/engine-test-\(UInt64.random(in: 0...UInt64.max))"
+    let directory = Scratch.directory("engine")
     let store = try await SQLiteStore.open(directory: directory)
     var limits = ExecutionLimitsForTests.fast
     limits.maxConcurrent = 64
@@ -340,8 +341,7 @@ private struct FlakyDriver: ResourceDriver {
 struct EngineRetryTests {
     @Test("a retryable driver failure is retried with backoff until it succeeds")
     func retries() async throws {
-        let directory =
-            FileManager.default.temporaryDirectory.path + "/engine-retry-\(UInt64.random(in: 0...UInt64.max))"
+        let directory = Scratch.directory("engine-retry")
         let store = try await SQLiteStore.open(directory: directory)
         var limits = ExecutionLimits()
         limits.initialBackoff = .milliseconds(10)

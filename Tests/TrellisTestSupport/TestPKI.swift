@@ -112,11 +112,6 @@ public struct TestPKI: Sendable {
     }
 
     private static func makeTemporaryDirectory() throws -> String {
-        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array("\(base)/trellis-pki-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw TLSError(code: .file, message: "test pki: mkdtemp in \(base) failed (errno \(errno))")
-        }
-        return String(cString: made)
+        Scratch.directory("pki")
     }
 }

@@ -111,8 +111,7 @@ public final class TrellisdProcess: BuiltProcess, @unchecked Sendable {
 
     /// A fresh temporary directory path that does not exist yet.
     public static func temporaryDataDirectory() -> String {
-        let base = FileManager.default.temporaryDirectory.path
-        return "\(base)/trellisd-test-\(UInt64.random(in: 0...UInt64.max))/data"
+        Scratch.path("trellisd", "data")
     }
 
     /// Starts `trellisd ARGUMENTS` and returns at once; see ``waitUntilReady()``.
