@@ -70,6 +70,12 @@ extension StateStore {
         _ = try await writeOne(.createJoinToken(record))
     }
 
+    /// Removes the join tokens used or expired before `endedBefore`; returns how many.
+    @discardableResult
+    public func pruneJoinTokens(endedBefore: Int64) async throws -> Int {
+        try await removedCount(.pruneJoinTokens(endedBefore: endedBefore))
+    }
+
     /// Inserts an agent, or updates the agent of that name if it has the same public key.
     public func registerAgent(_ record: AgentRecord) async throws {
         _ = try await writeOne(.registerAgent(record))

@@ -64,6 +64,9 @@ public enum StoreMutation: Sendable, Hashable {
     /// that the token is spent exactly when the agent exists.
     /// Outcome: ``MutationOutcome/applied``.
     case consumeJoinToken(id: String, secretSHA256: String, agent: String, now: Int64)
+    /// Removes the join tokens that ended before `endedBefore` (milliseconds since the
+    /// epoch): used before it, or expired before it. Outcome: ``MutationOutcome/removed(_:)``.
+    case pruneJoinTokens(endedBefore: Int64)
     /// Inserts an agent, or updates every field but `joinedAt` of the agent of that name
     /// when it has the same public key. Fails with ``StoreError/Code/alreadyExists`` when
     /// an agent of that name has a different key. Outcome: ``MutationOutcome/applied``.

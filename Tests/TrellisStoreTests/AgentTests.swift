@@ -118,6 +118,29 @@ struct JoinBatchTests {
         }
     }
 
+    @Test("pruning removes the tokens used or expired before the cut-off, and only those")
+    func prunesEndedTokens() async throws {
+        try await withStore { (store, _) throws in
+            // Each token is valid for an hour from its creation.
+            try await store.createJoinToken(sampleToken("expired-long-ago", createdAt: 1_000_000_000_000))
+            try await store.createJoinToken(sampleToken("used-long-ago", createdAt: now - 1_000))
+            try await store.createJoinToken(sampleToken("used-lately", createdAt: now - 1_000))
+            try await store.createJoinToken(sampleToken("unused", createdAt: now - 1_000))
+            try await store.write(join(sampleAgent("host-1"), with: "used-long-ago"))
+            try await store.write(
+                [.consumeJoinToken(id: "used-lately", secretSHA256: secret, agent: "host-2", now: now + 500)])
+
+            #expect(try await store.pruneJoinTokens(endedBefore: now + 1) == 2)
+            #expect(try await store.joinToken(id: "expired-long-ago") == nil)
+            #expect(try await store.joinToken(id: "used-long-ago") == nil)
+            #expect(try await store.joinToken(id: "used-lately")?.usedBy == "host-2")
+            #expect(try await store.joinToken(id: "unused") == sampleToken("unused", createdAt: now - 1_000))
+            // The agent that joined with a pruned token stays.
+            #expect(try await store.agent(named: "host-1") == sampleAgent("host-1"))
+            #expect(try await store.pruneJoinTokens(endedBefore: now + 1) == 0)
+        }
+    }
+
     @Test("a join with a spent token registers no agent")
     func spentTokenRegistersNothing() async throws {
         try await withStore { (store, _) throws in

@@ -64,6 +64,15 @@ public actor AgentHub {
     /// then the once-a-second check skips the scan, which with thousands of agents would
     /// otherwise be the hub's main cost between heartbeats.
     private var oldestHeard: Int64 = 0
+    /// When ended join tokens were last pruned.
+    private var tokensPrunedAt: Int64?
+
+    /// How long a used or expired join token is kept: a late join with it is told that it
+    /// was used or has expired, not that it is unknown. Then it is removed, so that the
+    /// table holds about a week of tokens however many are made.
+    static let joinTokenRetention: Duration = .seconds(7 * 86_400)
+    /// How often the hub prunes ended join tokens (and once when it starts).
+    static let joinTokenPruneInterval: Duration = .seconds(3600)
 
     init(
         store: any StateStore, heartbeatInterval: Duration, grace: Duration, observeInterval: Duration,
@@ -93,6 +102,7 @@ public actor AgentHub {
         let period = min(grace / 4, .seconds(1))
         monitor = Task { [weak self] in
             while !Task.isCancelled {
+                await self?.pruneJoinTokensWhenDue(now: Clock.nowMilliseconds())
                 try? await Task.sleep(for: period)
                 await self?.checkSilence()
             }
@@ -179,6 +189,20 @@ public actor AgentHub {
 
     /// Agents silent past the grace period become Unreachable; a connected one is
     /// disconnected first (its connection is presumed dead).
+    /// Removes the join tokens that ended more than ``joinTokenRetention`` before `now`, if
+    /// the last pruning is ``joinTokenPruneInterval`` old. A failure is logged and tried
+    /// again at the next interval: nothing depends on it but the table's size.
+    func pruneJoinTokensWhenDue(now: Int64) async {
+        if let last = tokensPrunedAt, now - last < Self.joinTokenPruneInterval.milliseconds { return }
+        tokensPrunedAt = now
+        do {
+            let removed = try await store.pruneJoinTokens(endedBefore: now - Self.joinTokenRetention.milliseconds)
+            if removed > 0 { logger.info("pruned ended join tokens", ["count": String(removed)]) }
+        } catch {
+            logger.warning("pruning join tokens failed", ["error": "\(error)"])
+        }
+    }
+
     private func checkSilence() async {
         let now = Clock.nowMilliseconds()
         let limit = grace.milliseconds

@@ -59,6 +59,11 @@ extension SQLiteConnection {
         case .consumeJoinToken(let id, let secretSHA256, let agent, let now):
             try consumeJoinToken(id: id, secretSHA256: secretSHA256, agent: agent, now: now)
             return .applied
+        case .pruneJoinTokens(let endedBefore):
+            let removed = try run(
+                "DELETE FROM join_tokens WHERE expires_at < ? OR used_at < ?", operation: "prune join tokens",
+                [.integer(endedBefore), .integer(endedBefore)])
+            return .removed(removed)
         case .registerAgent(let record):
             try registerAgent(record)
             return .applied
