@@ -56,6 +56,27 @@ struct EventLoopTests {
         await loop.shutdown()
     }
 
+    @Test("a task on a loop sleeps on the loop's timers and wakes on its thread; one elsewhere sleeps too")
+    func sleepOnLoop() async throws {
+        let loop = try EventLoop(name: "sleeper")
+        #expect(EventLoop.current == nil)
+        let onLoop = await Task(executorPreference: loop.taskExecutor) { () -> (Bool, Bool, Duration) in
+            let current = EventLoop.current === loop
+            let start = ContinuousClock.now
+            await loop.sleep(for: .milliseconds(20))
+            return (current, loop.inEventLoop, ContinuousClock.now - start)
+        }.value
+        #expect(onLoop.0, "EventLoop.current is not the loop inside a task that prefers it")
+        #expect(onLoop.1, "the task did not wake on the loop thread")
+        #expect(onLoop.2 >= .milliseconds(20))
+
+        let start = ContinuousClock.now
+        await loop.sleep(for: .milliseconds(20))
+        #expect(ContinuousClock.now - start >= .milliseconds(20))
+        #expect(!loop.inEventLoop)
+        await loop.shutdown()
+    }
+
     @Test("work submitted from many threads all runs on the loop thread")
     func executeFromManyThreads() async throws {
         let loop = try EventLoop(name: "execute")

@@ -1,5 +1,6 @@
 import Synchronization
 import TrellisAPI
+import TrellisRPC
 
 /// Fans progress events out to every subscriber: Apply and Delete calls following their
 /// environments, and Watch calls.
@@ -111,7 +112,12 @@ final class ProgressQueue: Sendable {
         if let event = state.withLock({ Self.take(&$0) }) { return event }
         // Events have been arriving: let the next ones gather for a moment.
         if let woken = state.withLock({ $0.lastWoken }), ContinuousClock.now - woken < Self.gathering {
-            try? await Task.sleep(for: Self.gathering)
+            // A reader on a connection's loop (a call's handler) waits on the loop's timers.
+            if let loop = EventLoop.current {
+                await loop.sleep(for: Self.gathering)
+            } else {
+                try? await Task.sleep(for: Self.gathering)
+            }
             if let event = state.withLock({ Self.take(&$0) }) { return event }
         }
         defer { state.withLock { $0.lastWoken = .now } }

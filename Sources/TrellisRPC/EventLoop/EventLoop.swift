@@ -98,6 +98,34 @@ public final class EventLoop: @unchecked Sendable {
         threadID.load(ordering: .acquiring) == UInt(pthread_self())
     }
 
+    /// The loop whose thread the caller runs on, if any: a call's handler runs there.
+    public static var current: EventLoop? {
+        guard let pointer = pthread_getspecific(currentKey) else { return nil }
+        return Unmanaged<EventLoop>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    private static let currentKey: pthread_key_t = {
+        var key = pthread_key_t()
+        let result = pthread_key_create(&key, nil)
+        precondition(result == 0, "pthread_key_create failed: \(result)")
+        return key
+    }()
+
+    /// Suspends the calling task for `duration`, rounded up to the loop's millisecond, on
+    /// the loop's own timers. A task that runs on this loop (a handler) is woken by the
+    /// loop itself, where `Task.sleep` would take a dispatch timer and two other threads.
+    /// Safe from any thread. A loop that shuts down first never wakes the task.
+    public func sleep(for duration: Duration) async {
+        let deadline = ContinuousClock.now + duration
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            if inEventLoop {
+                scheduleTimer(at: deadline) { continuation.resume() }
+            } else {
+                execute { self.scheduleTimer(at: deadline) { continuation.resume() } }
+            }
+        }
+    }
+
     /// Runs `work` on the loop thread, soon. Safe from any thread.
     public func execute(_ work: @escaping @Sendable () -> Void) {
         let signal = pending.withLock { state -> Bool in
@@ -189,6 +217,7 @@ public final class EventLoop: @unchecked Sendable {
 
     private func runLoop() {
         threadID.store(UInt(pthread_self()), ordering: .releasing)
+        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
         let capacity = 256
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
         defer { events.deallocate() }
