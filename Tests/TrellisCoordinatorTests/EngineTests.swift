@@ -91,6 +91,24 @@ struct EngineTests {
         await store.close()
     }
 
+    @Test("a plan and then an apply of the same large input decode it once, and the apply is whole")
+    func planThenApplyDecodesOnce() async throws {
+        let (engine, store, _) = try await makeEngine()
+        var text = "apiVersion: trellis.dev/v1\nkind: Template\nmetadata: {name: big}\nspec:\n  resources:\n"
+        for index in 0..<600 {
+            text += index == 0 ? "    r0: {type: noop}\n" : "    r\(index): {type: noop, dependsOn: [r\(index - 1)]}\n"
+        }
+        text += "---\napiVersion: trellis.dev/v1\nkind: Environment\nmetadata: {name: big}\nspec: {template: big}\n"
+        let planned = try await engine.plan([file(text)])
+        #expect(planned.environments.first?.resources.count == 600)
+        #expect(engine.admission.decoded.hits == 0)
+        let events = try await applyAndCollect(engine, text)
+        #expect(engine.admission.decoded.hits == 1)
+        #expect(events.last?.phase == "Ready")
+        #expect(try await store.resources(inEnvironment: "big").filter { $0.phase == "Ready" }.count == 600)
+        await store.close()
+    }
+
     @Test("outputs flow through placeholders, and secrets never appear in events or status")
     func outputsAndSecrets() async throws {
         let (engine, store, _) = try await makeEngine()

@@ -33,12 +33,18 @@ struct Admitted: Sendable {
 /// Admission: parse the files, resolve every environment against the catalog (the
 /// request's own templates and definitions first), let the drivers check their params.
 /// Nothing is stored here; a request with any problem changes nothing.
-struct Admission {
+struct Admission: Sendable {
     let decoder: SpecDecoder
     let resolver: Resolver
     let validators: ParamValidators
     let store: any StateStore
     let logger: Logger
+    let decoded = DecodedInputs()
+
+    /// The documents of `bytes`, decoded once for inputs that come again.
+    func decode(_ bytes: [UInt8], file: String) throws(SpecErrors) -> [SpecDocument] {
+        try decoded.documents(bytes, file: file) { (bytes) throws(SpecErrors) in try decoder.decode(bytes, file: file) }
+    }
 
     /// Decodes, checks and resolves what `files` hold: milliseconds of work per thousand
     /// resources, which the services run on the cooperative pool (``onPool(_:)``).
@@ -64,7 +70,7 @@ struct Admission {
         var fileOfDocument: [String] = []
         for file in files {
             do {
-                let decoded = try decoder.decode(file.content, file: file.name)
+                let decoded = try decode(file.content, file: file.name)
                 documents += decoded
                 fileOfDocument += Array(repeating: file.name, count: decoded.count)
             } catch {
@@ -181,7 +187,8 @@ struct Admission {
         guard let document = try await store.document(kind: "Template", name: reference.name, version: version) else {
             return nil
         }
-        guard case .template(var template)? = try decoder.decode(document.body, file: "catalog").first?.object else {
+        guard case .template(var template)? = try decode(Array(document.body.utf8), file: "catalog").first?.object
+        else {
             return nil
         }
         template.version = Int(document.version)

@@ -19,7 +19,7 @@ import TrellisWire
 /// Every transition is persisted before it is acted on.
 public actor EnvironmentEngine {
     let store: any StateStore
-    let admission: Admission
+    nonisolated let admission: Admission
     /// Drivers the coordinator runs itself (`noop`); every other driver runs on agents.
     let drivers: DriverRegistry
     let agents: AgentHub?

@@ -1,0 +1,73 @@
+import Synchronization
+import TrellisDomain
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The documents of the last few large inputs admission decoded, by their file name and
+/// exact bytes.
+///
+/// Decoding is a function of the bytes and the name alone (for one decoder), and the
+/// largest part of admitting a large spec; the same input often comes twice in a row: a
+/// plan, then the apply of what it showed, or an apply retried, or a catalog template
+/// that environment after environment instantiates. Those are decoded once. Inputs under
+/// ``minimumBytes`` decode in well under a millisecond and are not kept; the entries hold
+/// at most ``capacityBytes`` of input, the least recently used going first.
+final class DecodedInputs: Sendable {
+    static let minimumBytes = 16 * 1024
+    static let capacityBytes = 32 * 1024 * 1024
+    static let maxEntries = 4
+
+    private struct Entry {
+        var file: String
+        var bytes: [UInt8]
+        var documents: [SpecDocument]
+    }
+
+    private struct State {
+        var entries: [Entry] = []
+        var hits = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// The documents of `bytes`, from an earlier decode of the same file name and bytes or
+    /// from `decode`, whose successful results are kept.
+    func documents(
+        _ bytes: [UInt8], file: String, decode: ([UInt8]) throws(SpecErrors) -> [SpecDocument]
+    ) throws(SpecErrors) -> [SpecDocument] {
+        guard bytes.count >= Self.minimumBytes else { return try decode(bytes) }
+        let kept = state.withLock { state -> [SpecDocument]? in
+            guard let index = state.entries.firstIndex(where: { $0.file == file && Self.same($0.bytes, bytes) })
+            else { return nil }
+            let entry = state.entries.remove(at: index)
+            state.entries.append(entry)
+            state.hits += 1
+            return entry.documents
+        }
+        if let kept { return kept }
+        let documents = try decode(bytes)
+        guard bytes.count <= Self.capacityBytes else { return documents }
+        state.withLock { state in
+            state.entries.append(Entry(file: file, bytes: bytes, documents: documents))
+            var total = state.entries.reduce(0) { $0 + $1.bytes.count }
+            while state.entries.count > Self.maxEntries || total > Self.capacityBytes {
+                total -= state.entries.removeFirst().bytes.count
+            }
+        }
+        return documents
+    }
+
+    /// How many decodes were saved so far.
+    var hits: Int { state.withLock { $0.hits } }
+
+    /// How many inputs are kept.
+    var count: Int { state.withLock { $0.entries.count } }
+
+    private static func same(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        return a.withUnsafeBytes { a in b.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 }
+        }
+    }
+}
