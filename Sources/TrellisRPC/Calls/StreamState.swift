@@ -203,3 +203,30 @@ final class StreamState {
         for waiter in waiters { waiter.resume(throwing: error) }
     }
 }
+
+/// What a stream's reader finds without waiting.
+enum InboundNow: Sendable {
+    case message([UInt8])
+    /// The peer will send no more and every message was consumed.
+    case end
+    /// Nothing yet: the reader must park with ``StreamState/waitForInbound(_:)``.
+    case wait
+}
+
+extension StreamState {
+    /// The next message if one is here, without waiting; `grant` sends the peer the credit
+    /// that taking it earned, if any.
+    func takeNow(grant: (UInt32) -> Void) throws -> InboundNow {
+        switch nextInbound() {
+        case .message(let bytes, let credit):
+            if let credit { grant(credit) }
+            return .message(bytes)
+        case .end:
+            return .end
+        case .failed(let error):
+            throw error
+        case .wait:
+            return .wait
+        }
+    }
+}

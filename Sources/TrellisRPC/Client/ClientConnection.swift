@@ -283,29 +283,11 @@ actor ClientConnection: TransportDelegate, LoopBoundActor {
         transport.send(Frames.halfClose(id))
     }
 
-    /// What ``receiveNow(_:)`` found.
-    enum Inbound: Sendable {
-        case message([UInt8])
-        /// The server closed the call with OK and every message was consumed.
-        case end
-        /// Nothing yet: the caller must wait in ``receive(_:)``.
-        case wait
-    }
-
-    /// The next response bytes of stream `id` if they are here, without waiting.
-    func receiveNow(_ id: UInt32) throws -> Inbound {
+    /// The next response bytes of stream `id` if they are here, without waiting; `end`
+    /// once the server closed the call with OK and every message was consumed.
+    func receiveNow(_ id: UInt32) throws -> InboundNow {
         guard let stream = streams[id] else { throw closedError ?? RPCError(.cancelled, "rpc: call ended") }
-        switch stream.nextInbound() {
-        case .message(let bytes, let credit):
-            if let credit { transport.send(Frames.credit(id, bytes: credit)) }
-            return .message(bytes)
-        case .end:
-            return .end
-        case .failed(let error):
-            throw error
-        case .wait:
-            return .wait
-        }
+        return try stream.takeNow { transport.send(Frames.credit(id, bytes: $0)) }
     }
 
     func receive(_ id: UInt32) async throws -> [UInt8]? {

@@ -272,29 +272,11 @@ actor ServerConnection: TransportDelegate, LoopBoundActor {
 
     // MARK: - Calls
 
-    /// What ``receiveNow(_:)`` found.
-    enum Inbound: Sendable {
-        case message([UInt8])
-        /// The client half-closed and every message was consumed.
-        case end
-        /// Nothing yet: the caller must wait in ``receive(_:)``.
-        case wait
-    }
-
-    /// The next request bytes of stream `id` if they are here, without waiting.
-    func receiveNow(_ id: UInt32) throws -> Inbound {
+    /// The next request bytes of stream `id` if they are here, without waiting; `end`
+    /// once the client half-closed and every message was consumed.
+    func receiveNow(_ id: UInt32) throws -> InboundNow {
         guard let stream = streams[id] else { throw RPCError(.cancelled, "rpc: call ended") }
-        switch stream.nextInbound() {
-        case .message(let bytes, let credit):
-            if let credit { transport.send(Frames.credit(id, bytes: credit)) }
-            return .message(bytes)
-        case .end:
-            return .end
-        case .failed(let error):
-            throw error
-        case .wait:
-            return .wait
-        }
+        return try stream.takeNow { transport.send(Frames.credit(id, bytes: $0)) }
     }
 
     /// The next request bytes of stream `id`, nil after HalfClose.
