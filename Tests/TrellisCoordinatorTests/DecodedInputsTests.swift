@@ -4,7 +4,7 @@ import TrellisDomain
 
 @testable import TrellisCoordinator
 
-/// A template of `count` noop resources named with `prefix`: over 16 KiB from 300 on.
+/// A template of `count` noop resources named with `prefix`: over 64 KiB from 1,500 on.
 private func templateInput(_ count: Int, prefix: String = "r") -> [UInt8] {
     var text = "apiVersion: trellis.dev/v1\nkind: Template\nmetadata: {name: big}\nspec:\n  resources:\n"
     for index in 0..<count { text += "    \(prefix)\(index): {type: noop, params: {delay: 1ms}}\n" }
@@ -28,7 +28,7 @@ struct DecodedInputsTests {
     func sameInputOnce() throws {
         let cache = DecodedInputs()
         let counter = CountingDecoder()
-        let input = templateInput(1_000)
+        let input = templateInput(2_000)
         let first = try cache.documents(input, file: "big.yaml") { (bytes) throws(SpecErrors) in
             try counter.decode(bytes, file: "big.yaml")
         }
@@ -49,7 +49,7 @@ struct DecodedInputsTests {
             try cache.documents(bytes, file: file) { (bytes) throws(SpecErrors) in try counter.decode(bytes, file: file)
             }
         }
-        var input = templateInput(1_000)
+        var input = templateInput(2_000)
         _ = try decode(input, "a.yaml")
         _ = try decode(input, "b.yaml")
         let last = input.lastIndex(of: UInt8(ascii: "1"))!
@@ -63,7 +63,7 @@ struct DecodedInputsTests {
         _ = try decode(small, "small.yaml")
         #expect(counter.count == 5)
 
-        var broken = templateInput(1_000)
+        var broken = templateInput(2_000)
         broken += Array("    bad: {type: noop, params: [\n".utf8)
         for _ in 0..<2 { #expect(throws: SpecErrors.self) { try decode(broken, "broken.yaml") } }
         #expect(counter.count == 7)
@@ -79,7 +79,7 @@ struct DecodedInputsTests {
                 try counter.decode(bytes, file: "f.yaml")
             }
         }
-        let inputs = (0..<5).map { templateInput(1_000, prefix: "p\($0)r") }
+        let inputs = (0..<5).map { templateInput(2_000, prefix: "p\($0)r") }
         for input in inputs.prefix(4) { try decode(input) }
         try decode(inputs[0])  // used again: now the most recent
         try decode(inputs[4])  // evicts inputs[1]
@@ -89,5 +89,29 @@ struct DecodedInputsTests {
         #expect(counter.count == 5)
         try decode(inputs[1])
         #expect(counter.count == 6)
+    }
+
+    @Test("the inputs kept hold at most 2 MiB, and a larger input is not kept at all")
+    func boundedByBytes() throws {
+        let cache = DecodedInputs()
+        let decodes = Mutex(0)
+        func decode(_ bytes: [UInt8]) throws(SpecErrors) {
+            _ = try cache.documents(bytes, file: "f.yaml") { _ in
+                decodes.withLock { $0 += 1 }
+                return []
+            }
+        }
+        let inputs = (0..<3).map { [UInt8](repeating: UInt8($0), count: 900 * 1024) }
+        for input in inputs { try decode(input) }
+        #expect(cache.count == 2)
+        try decode(inputs[0])
+        #expect(decodes.withLock { $0 } == 4)
+        try decode(inputs[0])
+        #expect(decodes.withLock { $0 } == 4)
+
+        let huge = [UInt8](repeating: 7, count: DecodedInputs.capacityBytes + 1)
+        try decode(huge)
+        try decode(huge)
+        #expect(decodes.withLock { $0 } == 6)
     }
 }

@@ -95,17 +95,17 @@ struct EngineTests {
     func planThenApplyDecodesOnce() async throws {
         let (engine, store, _) = try await makeEngine()
         var text = "apiVersion: trellis.dev/v1\nkind: Template\nmetadata: {name: big}\nspec:\n  resources:\n"
-        for index in 0..<600 {
+        for index in 0..<2_000 {
             text += index == 0 ? "    r0: {type: noop}\n" : "    r\(index): {type: noop, dependsOn: [r\(index - 1)]}\n"
         }
         text += "---\napiVersion: trellis.dev/v1\nkind: Environment\nmetadata: {name: big}\nspec: {template: big}\n"
         let planned = try await engine.plan([file(text)])
-        #expect(planned.environments.first?.resources.count == 600)
+        #expect(planned.environments.first?.resources.count == 2_000)
         #expect(engine.admission.decoded.hits == 0)
         let events = try await applyAndCollect(engine, text)
         #expect(engine.admission.decoded.hits == 1)
         #expect(events.last?.phase == "Ready")
-        #expect(try await store.resources(inEnvironment: "big").filter { $0.phase == "Ready" }.count == 600)
+        #expect(try await store.resources(inEnvironment: "big").filter { $0.phase == "Ready" }.count == 2_000)
         await store.close()
     }
 
