@@ -36,7 +36,8 @@ let package = Package(
         // protobuf-c code generated from proto/ by scripts/gen-proto.
         .target(name: "CTrellisProto", dependencies: ["CProtobufC"]),
 
-        // Runtime: logging, wire format, TLS, RPC.
+        // Runtime: threads outside the cooperative pool, logging, wire format, TLS, RPC.
+        .target(name: "TrellisThreads", dependencies: ["CEpoll"], swiftSettings: swiftSettings),
         .target(name: "TrellisLogging", swiftSettings: swiftSettings),
         .target(
             name: "TrellisWire",
@@ -50,12 +51,14 @@ let package = Package(
         ),
         .target(
             name: "TrellisRPC",
-            dependencies: ["CEpoll", "TrellisLogging", "TrellisTLS", "TrellisWire"],
+            dependencies: ["CEpoll", "TrellisLogging", "TrellisThreads", "TrellisTLS", "TrellisWire"],
             swiftSettings: swiftSettings
         ),
 
         // The coordinator's durable state: documents, environments, resources, the journal.
-        .target(name: "TrellisStore", dependencies: ["CSQLite", "TrellisLogging"], swiftSettings: swiftSettings),
+        .target(
+            name: "TrellisStore", dependencies: ["CSQLite", "TrellisLogging", "TrellisThreads"],
+            swiftSettings: swiftSettings),
 
         // The API messages and service descriptors of proto/trellis/v1.
         .target(
@@ -80,7 +83,9 @@ let package = Package(
         .target(name: "TrellisDomain", dependencies: ["CYAML"], swiftSettings: swiftSettings),
 
         // The driver interface both the engine and agents run resources through.
-        .target(name: "TrellisDrivers", dependencies: ["CLibPQ", "TrellisDomain"], swiftSettings: swiftSettings),
+        .target(
+            name: "TrellisDrivers", dependencies: ["CLibPQ", "TrellisDomain", "TrellisThreads"],
+            swiftSettings: swiftSettings),
 
         // The processes' libraries.
         .target(
@@ -170,6 +175,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "TrellisThreadsTests", dependencies: ["TrellisThreads"], swiftSettings: swiftSettings),
         .testTarget(name: "TrellisDomainTests", dependencies: ["TrellisDomain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TrellisCoordinatorTests",

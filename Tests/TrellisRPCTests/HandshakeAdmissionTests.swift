@@ -26,6 +26,35 @@ struct HandshakeAdmissionTests {
 
     @Test("a handshake that stalls holds its slot until its timeout, then the next one proceeds")
     func stalledHandshakeTimesOut() async throws {
+        // The client has to arrive while the stalled handshake holds the slot. A machine
+        // that stops this process for longer than the 5 s timeout in between (seen under
+        // the full parallel suite) lets the slot go first; the scenario is then run again.
+        for attempt in 1...3 {
+            let outcome = try await stalledHandshakeScenario()
+            guard outcome.clientArrivedInTime || attempt == 3 else { continue }
+            #expect(outcome.response == [9])
+            // The client's ClientHello waited for the slot, then took it.
+            #expect(outcome.totals.queued == 1 && outcome.totals.admitted == 2, "\(outcome.totals)")
+            #expect(outcome.waitingAfter == 0)
+            // It waited for the stalled handshake's timeout, not for its own (30 s): by the
+            // time it was answered, the server had already closed the stalled connection.
+            #expect(outcome.waited >= .milliseconds(4_900), "answered after \(outcome.waited)")
+            #expect(outcome.stalledClosed)
+            return
+        }
+    }
+
+    private struct StalledOutcome {
+        var response: [UInt8]
+        var totals: (admitted: Int, queued: Int)
+        var waitingAfter: Int
+        var waited: Duration
+        var stalledClosed: Bool
+        /// Whether the client's handshake came while the stalled one still held the slot.
+        var clientArrivedInTime: Bool { totals.queued == 1 }
+    }
+
+    private func stalledHandshakeScenario() async throws -> StalledOutcome {
         var limits = ServerLimits()
         limits.maxConcurrentHandshakes = 1
         limits.handshakeTimeout = .seconds(5)
@@ -45,18 +74,13 @@ struct HandshakeAdmissionTests {
         let client = try RPCClient(configuration: configuration)
         let response = try await client.unary(
             EchoV1.EchoService.echo, EchoV1.EchoRequest(payload: [9]), options: CallOptions(timeout: .seconds(30)))
-        let waited = ContinuousClock.now - stalledStarted
-        #expect(response.payload == [9])
-        // The client's ClientHello waited for the slot, then took it.
-        let totals = server.server.handshakeTotals
-        #expect(totals.queued == 1 && totals.admitted == 2, "\(totals)")
-        #expect(server.server.handshakesWaiting == 0)
-        // It waited for the stalled handshake's timeout, not for its own (30 s): by the
-        // time it was answered, the server had already closed the stalled connection.
-        #expect(waited >= .milliseconds(4_900), "answered after \(waited)")
-        #expect(await stalled.waitForClose(timeout: .seconds(1)))
+        let outcome = StalledOutcome(
+            response: response.payload, totals: server.server.handshakeTotals,
+            waitingAfter: server.server.handshakesWaiting, waited: ContinuousClock.now - stalledStarted,
+            stalledClosed: await stalled.waitForClose(timeout: .seconds(1)))
         await client.close()
         await server.stop()
+        return outcome
     }
 
     @Test("many clients at once behind a limit of two all connect and are answered")

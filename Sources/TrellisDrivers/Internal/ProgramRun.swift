@@ -1,4 +1,5 @@
 import Glibc
+import TrellisThreads
 
 /// One run of a program: what to start and how long it may take.
 struct ProgramInvocation: Sendable {
@@ -69,21 +70,9 @@ enum ProgramRunner {
 
     /// Starts `body` on a new detached thread.
     private static func startThread(_ body: @escaping @Sendable () -> Void) {
-        final class Box: Sendable {
-            let body: @Sendable () -> Void
-            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-        }
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(
-            &thread, nil,
-            { argument in
-                Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue().body()
-                return nil
-            }, box)
+        let result = DetachedThread.start(body)
         // Without a thread nothing can run the program; this is resource exhaustion.
         precondition(result == 0, systemCallFailure("pthread_create", errno: result))
-        pthread_detach(thread)
     }
 }
 

@@ -3,6 +3,7 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import TrellisThreads
 #endif
 
 /// One thread running `epoll_wait`, which is also a serial executor; its ``taskExecutor``
@@ -85,7 +86,8 @@ public final class EventLoop: @unchecked Sendable {
         guard epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event) == 0 else {
             throw RPCSystemError(function: "epoll_ctl", errno: trellis_errno())
         }
-        try LoopThread.start(name: name) { [self] in self.runLoop() }
+        let started = DetachedThread.start(name: name) { [self] in self.runLoop() }
+        guard started == 0 else { throw RPCSystemError(function: "pthread_create", errno: started) }
     }
 
     deinit {
