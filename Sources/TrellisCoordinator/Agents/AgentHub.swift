@@ -187,8 +187,6 @@ public actor AgentHub {
         }
     }
 
-    /// Agents silent past the grace period become Unreachable; a connected one is
-    /// disconnected first (its connection is presumed dead).
     /// Removes the join tokens that ended more than ``joinTokenRetention`` before `now`, if
     /// the last pruning is ``joinTokenPruneInterval`` old. A failure is logged and tried
     /// again at the next interval: nothing depends on it but the table's size.
@@ -203,6 +201,8 @@ public actor AgentHub {
         }
     }
 
+    /// Agents silent past the grace period become Unreachable; a connected one is
+    /// disconnected first (its connection is presumed dead).
     private func checkSilence() async {
         let now = Clock.nowMilliseconds()
         let limit = grace.milliseconds

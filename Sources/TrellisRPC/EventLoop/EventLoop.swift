@@ -1,9 +1,9 @@
 import CEpoll
 import Synchronization
+import TrellisThreads
 
 #if canImport(Glibc)
 import Glibc
-import TrellisThreads
 #endif
 
 /// One thread running `epoll_wait`, which is also a serial executor; its ``taskExecutor``
