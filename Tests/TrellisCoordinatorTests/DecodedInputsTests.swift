@@ -41,6 +41,21 @@ struct DecodedInputsTests {
         #expect(second == (try SpecDecoder().decode(input, file: "big.yaml")))
     }
 
+    @Test("a kept input is the same object next time, with its documents' canonical JSON made once")
+    func keptInputSharesCanonicalJSON() throws {
+        let cache = DecodedInputs()
+        let input = templateInput(2_000)
+        let decode: ([UInt8]) throws(SpecErrors) -> [SpecDocument] = { (bytes) throws(SpecErrors) in
+            try SpecDecoder().decode(bytes, file: "big.yaml")
+        }
+        let first = try cache.input(input, file: "big.yaml", decode: decode)
+        let body = first.canonicalJSON(at: 0, apiGroup: SpecDecoder.defaultAPIGroup)
+        #expect(body == first.documents[0].object.canonicalJSON())
+        let second = try cache.input(input, file: "big.yaml", decode: decode)
+        #expect(first === second)
+        #expect(second.canonicalJSON(at: 0, apiGroup: SpecDecoder.defaultAPIGroup) == body)
+    }
+
     @Test("another name, one changed byte, a small input or a failed decode are decoded every time")
     func missesAreDecoded() throws {
         let cache = DecodedInputs()

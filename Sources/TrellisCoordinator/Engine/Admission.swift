@@ -42,8 +42,8 @@ struct Admission: Sendable {
     let decoded = DecodedInputs()
 
     /// The documents of `bytes`, decoded once for inputs that come again.
-    func decode(_ bytes: [UInt8], file: String) throws(SpecErrors) -> [SpecDocument] {
-        try decoded.documents(bytes, file: file) { (bytes) throws(SpecErrors) in try decoder.decode(bytes, file: file) }
+    func decode(_ bytes: [UInt8], file: String) throws(SpecErrors) -> DecodedInput {
+        try decoded.input(bytes, file: file) { (bytes) throws(SpecErrors) in try decoder.decode(bytes, file: file) }
     }
 
     /// Decodes, checks and resolves what `files` hold: milliseconds of work per thousand
@@ -68,11 +68,14 @@ struct Admission: Sendable {
         var problems: [SpecError] = []
         var documents: [SpecDocument] = []
         var fileOfDocument: [String] = []
+        // Where each document came from, for its canonical JSON.
+        var sources: [(input: DecodedInput, position: Int)] = []
         for file in files {
             do {
                 let decoded = try decode(file.content, file: file.name)
-                documents += decoded
-                fileOfDocument += Array(repeating: file.name, count: decoded.count)
+                documents += decoded.documents
+                fileOfDocument += Array(repeating: file.name, count: decoded.documents.count)
+                sources += decoded.documents.indices.map { (decoded, $0) }
             } catch {
                 problems += error.errors
             }
@@ -80,7 +83,7 @@ struct Admission: Sendable {
 
         var templates: [String: Template] = [:]
         var definitions: [String: ResourceDefinition] = [:]
-        var environments: [Environment] = []
+        var environments: [(environment: Environment, source: Int)] = []
         var admittedDocuments: [AdmittedDocument] = []
         var seen: Set<String> = []
         for (index, document) in documents.enumerated() {
@@ -102,10 +105,10 @@ struct Admission: Sendable {
             case .resourceDefinition(let definition):
                 definitions[definition.name] = definition
             case .environment(let environment):
-                environments.append(environment)
+                environments.append((environment, index))
             }
             if case .environment = document.object { continue }
-            let body = document.object.canonicalJSON(apiGroup: decoder.apiGroup)
+            let body = sources[index].input.canonicalJSON(at: sources[index].position, apiGroup: decoder.apiGroup)
             let stored = try await store.document(kind: document.object.kind, name: document.object.name, version: nil)
             let unchanged = stored?.body == body
             admittedDocuments.append(
@@ -124,7 +127,7 @@ struct Admission: Sendable {
         let definitionList = allDefinitions.keys.sorted().map { allDefinitions[$0]! }
 
         var admitted: [AdmittedEnvironment] = []
-        for environment in environments {
+        for (environment, source) in environments {
             let reference = SpecDocumentReference(
                 index: environment.origin.document, kind: "Environment", name: environment.name)
             let template: Template
@@ -150,7 +153,8 @@ struct Admission: Sendable {
                 admitted.append(
                     AdmittedEnvironment(
                         resolved: resolved, templateVersion: Int64(template.version),
-                        specJSON: SpecObject.environment(environment).canonicalJSON(apiGroup: decoder.apiGroup)))
+                        specJSON: sources[source].input.canonicalJSON(
+                            at: sources[source].position, apiGroup: decoder.apiGroup)))
             } catch {
                 problems += error.errors
             }
@@ -187,7 +191,9 @@ struct Admission: Sendable {
         guard let document = try await store.document(kind: "Template", name: reference.name, version: version) else {
             return nil
         }
-        guard case .template(var template)? = try decode(Array(document.body.utf8), file: "catalog").first?.object
+        guard
+            case .template(var template)? = try decode(Array(document.body.utf8), file: "catalog").documents.first?
+                .object
         else {
             return nil
         }

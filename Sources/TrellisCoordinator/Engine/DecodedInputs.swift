@@ -24,7 +24,7 @@ final class DecodedInputs: Sendable {
     private struct Entry {
         var file: String
         var bytes: [UInt8]
-        var documents: [SpecDocument]
+        var input: DecodedInput
     }
 
     private struct State {
@@ -39,26 +39,34 @@ final class DecodedInputs: Sendable {
     func documents(
         _ bytes: [UInt8], file: String, decode: ([UInt8]) throws(SpecErrors) -> [SpecDocument]
     ) throws(SpecErrors) -> [SpecDocument] {
-        guard bytes.count >= Self.minimumBytes else { return try decode(bytes) }
-        let kept = state.withLock { state -> [SpecDocument]? in
+        try input(bytes, file: file, decode: decode).documents
+    }
+
+    /// The decoded input of `bytes`, kept as ``documents(_:file:decode:)`` says, with the
+    /// canonical JSON of its documents once asked for.
+    func input(
+        _ bytes: [UInt8], file: String, decode: ([UInt8]) throws(SpecErrors) -> [SpecDocument]
+    ) throws(SpecErrors) -> DecodedInput {
+        guard bytes.count >= Self.minimumBytes else { return DecodedInput(try decode(bytes)) }
+        let kept = state.withLock { state -> DecodedInput? in
             guard let index = state.entries.firstIndex(where: { $0.file == file && Self.same($0.bytes, bytes) })
             else { return nil }
             let entry = state.entries.remove(at: index)
             state.entries.append(entry)
             state.hits += 1
-            return entry.documents
+            return entry.input
         }
         if let kept { return kept }
-        let documents = try decode(bytes)
-        guard bytes.count <= Self.capacityBytes else { return documents }
+        let input = DecodedInput(try decode(bytes))
+        guard bytes.count <= Self.capacityBytes else { return input }
         state.withLock { state in
-            state.entries.append(Entry(file: file, bytes: bytes, documents: documents))
+            state.entries.append(Entry(file: file, bytes: bytes, input: input))
             var total = state.entries.reduce(0) { $0 + $1.bytes.count }
             while state.entries.count > Self.maxEntries || total > Self.capacityBytes {
                 total -= state.entries.removeFirst().bytes.count
             }
         }
-        return documents
+        return input
     }
 
     /// How many decodes were saved so far.
@@ -71,5 +79,22 @@ final class DecodedInputs: Sendable {
         guard a.count == b.count else { return false }
         return a.withUnsafeBytes { a in b.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 }
         }
+    }
+}
+
+/// One decoded input: its documents, and their canonical JSON (what the catalog and the
+/// environment records store), made once per document when first asked for.
+final class DecodedInput: Sendable {
+    let documents: [SpecDocument]
+    private let bodies = Mutex<[Int: String]>([:])
+
+    init(_ documents: [SpecDocument]) { self.documents = documents }
+
+    /// The canonical JSON of the document at `position` (in ``documents``).
+    func canonicalJSON(at position: Int, apiGroup: String) -> String {
+        if let body = bodies.withLock({ $0[position] }) { return body }
+        let body = documents[position].object.canonicalJSON(apiGroup: apiGroup)
+        bodies.withLock { $0[position] = body }
+        return body
     }
 }
