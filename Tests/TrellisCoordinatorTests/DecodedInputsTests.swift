@@ -54,6 +54,10 @@ struct DecodedInputsTests {
         let second = try cache.input(input, file: "big.yaml", decode: decode)
         #expect(first === second)
         #expect(second.canonicalJSON(at: 0, apiGroup: SpecDecoder.defaultAPIGroup) == body)
+        // Another API group is another text, not the one made first.
+        let other = second.canonicalJSON(at: 0, apiGroup: "platform.company.com")
+        #expect(other == first.documents[0].object.canonicalJSON(apiGroup: "platform.company.com"))
+        #expect(other != body)
     }
 
     @Test("another name, one changed byte, a small input or a failed decode are decoded every time")

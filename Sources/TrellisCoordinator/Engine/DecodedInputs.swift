@@ -86,15 +86,21 @@ final class DecodedInputs: Sendable {
 /// environment records store), made once per document when first asked for.
 final class DecodedInput: Sendable {
     let documents: [SpecDocument]
-    private let bodies = Mutex<[Int: String]>([:])
+    private let bodies = Mutex<[Body: String]>([:])
+
+    private struct Body: Hashable {
+        var position: Int
+        var apiGroup: String
+    }
 
     init(_ documents: [SpecDocument]) { self.documents = documents }
 
     /// The canonical JSON of the document at `position` (in ``documents``).
     func canonicalJSON(at position: Int, apiGroup: String) -> String {
-        if let body = bodies.withLock({ $0[position] }) { return body }
+        let key = Body(position: position, apiGroup: apiGroup)
+        if let body = bodies.withLock({ $0[key] }) { return body }
         let body = documents[position].object.canonicalJSON(apiGroup: apiGroup)
-        bodies.withLock { $0[position] = body }
+        bodies.withLock { $0[key] = body }
         return body
     }
 }
