@@ -30,6 +30,18 @@ struct Admitted: Sendable {
     let environments: [AdmittedEnvironment]
 }
 
+/// One document of a request: the file it came in and its place in that file's decoded
+/// input, whose canonical JSON of it is made once.
+struct DocumentSource {
+    var file: String
+    var input: DecodedInput
+    var position: Int
+
+    var document: SpecDocument { input.documents[position] }
+
+    func canonicalJSON(apiGroup: String) -> String { input.canonicalJSON(at: position, apiGroup: apiGroup) }
+}
+
 /// Admission: parse the files, resolve every environment against the catalog (the
 /// request's own templates and definitions first), let the drivers check their params.
 /// Nothing is stored here; a request with any problem changes nothing.
@@ -66,16 +78,13 @@ struct Admission: Sendable {
 
     private func decodeAndResolve(_ files: [TrellisV1.SourceFile]) async throws -> Admitted {
         var problems: [SpecError] = []
-        var documents: [SpecDocument] = []
-        var fileOfDocument: [String] = []
-        // Where each document came from, for its canonical JSON.
-        var sources: [(input: DecodedInput, position: Int)] = []
+        var sources: [DocumentSource] = []
         for file in files {
             do {
                 let decoded = try decode(file.content, file: file.name)
-                documents += decoded.documents
-                fileOfDocument += Array(repeating: file.name, count: decoded.documents.count)
-                sources += decoded.documents.indices.map { (decoded, $0) }
+                sources += decoded.documents.indices.map {
+                    DocumentSource(file: file.name, input: decoded, position: $0)
+                }
             } catch {
                 problems += error.errors
             }
@@ -83,15 +92,16 @@ struct Admission: Sendable {
 
         var templates: [String: Template] = [:]
         var definitions: [String: ResourceDefinition] = [:]
-        var environments: [(environment: Environment, source: Int)] = []
+        var environments: [(environment: Environment, source: DocumentSource)] = []
         var admittedDocuments: [AdmittedDocument] = []
         var seen: Set<String> = []
-        for (index, document) in documents.enumerated() {
+        for source in sources {
+            let document = source.document
             let key = "\(document.object.kind)/\(document.object.name)"
             guard seen.insert(key).inserted else {
                 problems.append(
                     SpecError(
-                        file: fileOfDocument[index],
+                        file: source.file,
                         document: SpecDocumentReference(
                             index: document.index, kind: document.object.kind, name: document.object.name),
                         path: "metadata.name", code: .duplicateResource,
@@ -105,10 +115,10 @@ struct Admission: Sendable {
             case .resourceDefinition(let definition):
                 definitions[definition.name] = definition
             case .environment(let environment):
-                environments.append((environment, index))
+                environments.append((environment, source))
             }
             if case .environment = document.object { continue }
-            let body = sources[index].input.canonicalJSON(at: sources[index].position, apiGroup: decoder.apiGroup)
+            let body = source.canonicalJSON(apiGroup: decoder.apiGroup)
             let stored = try await store.document(kind: document.object.kind, name: document.object.name, version: nil)
             let unchanged = stored?.body == body
             admittedDocuments.append(
@@ -153,8 +163,7 @@ struct Admission: Sendable {
                 admitted.append(
                     AdmittedEnvironment(
                         resolved: resolved, templateVersion: Int64(template.version),
-                        specJSON: sources[source].input.canonicalJSON(
-                            at: sources[source].position, apiGroup: decoder.apiGroup)))
+                        specJSON: source.canonicalJSON(apiGroup: decoder.apiGroup)))
             } catch {
                 problems += error.errors
             }
