@@ -29,12 +29,12 @@ struct DecodedInputsTests {
         let cache = DecodedInputs()
         let counter = CountingDecoder()
         let input = templateInput(2_000)
-        let first = try cache.documents(input, file: "big.yaml") { (bytes) throws(SpecErrors) in
+        let first = try cache.input(input, file: "big.yaml") { (bytes) throws(SpecErrors) in
             try counter.decode(bytes, file: "big.yaml")
-        }
-        let second = try cache.documents(input, file: "big.yaml") { (bytes) throws(SpecErrors) in
+        }.documents
+        let second = try cache.input(input, file: "big.yaml") { (bytes) throws(SpecErrors) in
             try counter.decode(bytes, file: "big.yaml")
-        }
+        }.documents
         #expect(counter.count == 1)
         #expect(cache.hits == 1)
         #expect(first == second)
@@ -65,8 +65,8 @@ struct DecodedInputsTests {
         let cache = DecodedInputs()
         let counter = CountingDecoder()
         func decode(_ bytes: [UInt8], _ file: String) throws(SpecErrors) -> [SpecDocument] {
-            try cache.documents(bytes, file: file) { (bytes) throws(SpecErrors) in try counter.decode(bytes, file: file)
-            }
+            try cache.input(bytes, file: file) { (bytes) throws(SpecErrors) in try counter.decode(bytes, file: file)
+            }.documents
         }
         var input = templateInput(2_000)
         _ = try decode(input, "a.yaml")
@@ -94,7 +94,7 @@ struct DecodedInputsTests {
         let cache = DecodedInputs()
         let counter = CountingDecoder()
         func decode(_ bytes: [UInt8]) throws(SpecErrors) {
-            _ = try cache.documents(bytes, file: "f.yaml") { (bytes) throws(SpecErrors) in
+            _ = try cache.input(bytes, file: "f.yaml") { (bytes) throws(SpecErrors) in
                 try counter.decode(bytes, file: "f.yaml")
             }
         }
@@ -115,7 +115,7 @@ struct DecodedInputsTests {
         let cache = DecodedInputs()
         let decodes = Mutex(0)
         func decode(_ bytes: [UInt8]) throws(SpecErrors) {
-            _ = try cache.documents(bytes, file: "f.yaml") { _ in
+            _ = try cache.input(bytes, file: "f.yaml") { _ in
                 decodes.withLock { $0 += 1 }
                 return []
             }

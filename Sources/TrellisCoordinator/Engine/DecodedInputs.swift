@@ -34,16 +34,9 @@ final class DecodedInputs: Sendable {
 
     private let state = Mutex(State())
 
-    /// The documents of `bytes`, from an earlier decode of the same file name and bytes or
-    /// from `decode`, whose successful results are kept.
-    func documents(
-        _ bytes: [UInt8], file: String, decode: ([UInt8]) throws(SpecErrors) -> [SpecDocument]
-    ) throws(SpecErrors) -> [SpecDocument] {
-        try input(bytes, file: file, decode: decode).documents
-    }
-
-    /// The decoded input of `bytes`, kept as ``documents(_:file:decode:)`` says, with the
-    /// canonical JSON of its documents once asked for.
+    /// The decoded input of `bytes`, from an earlier decode of the same file name and bytes
+    /// or from `decode`, whose successful results are kept; with the canonical JSON of its
+    /// documents once asked for.
     func input(
         _ bytes: [UInt8], file: String, decode: ([UInt8]) throws(SpecErrors) -> [SpecDocument]
     ) throws(SpecErrors) -> DecodedInput {
