@@ -3,6 +3,10 @@ import TrellisLogging
 import TrellisRPC
 import TrellisTLS
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A real RPC server on a loopback port with fresh certificates, serving EchoService and
 /// whatever a test adds, for suites that exercise the runtime end to end.
 public final class TestRPCServer: Sendable {
@@ -51,14 +55,24 @@ public final class TestRPCServer: Sendable {
             router: router,
             group: group,
             logger: Logger(label: "test.server", sink: TestLogSink.shared))
-        let address: SocketAddress
-        do {
-            address = try await server.start()
-        } catch {
-            await group.shutdown()
-            throw error
+        // A fixed port (a restart where a client expects it) may be taken for a moment by
+        // another process's connection, which the kernel gave it as its own port after this
+        // one let it go: binding it is tried again for a while.
+        let deadline = ContinuousClock.now + .seconds(20)
+        var address: SocketAddress?
+        while address == nil {
+            do {
+                address = try await server.start()
+            } catch let error as RPCSystemError
+                where port != 0 && error.errno == EADDRINUSE && ContinuousClock.now < deadline
+            {
+                try await Task.sleep(for: .milliseconds(50))
+            } catch {
+                await group.shutdown()
+                throw error
+            }
         }
-        return TestRPCServer(pki: pki, group: group, server: server, address: address)
+        return TestRPCServer(pki: pki, group: group, server: server, address: address!)
     }
 
     /// A client configuration for this server trusting its CA, optionally presenting

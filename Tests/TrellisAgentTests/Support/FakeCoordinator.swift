@@ -72,7 +72,7 @@ final class FakeCoordinator: Sendable {
         let pki = try pki ?? TestPKI()
         let answer = join ?? Self.signing
         let state = State(
-            welcome: welcome, discoverCA: try discoverCA ?? pki.caCertificatePEM,
+            welcome: welcome, discoverCA: discoverCA ?? pki.caCertificatePEM,
             join: { request in try answer(request, pki) })
         let server = try await TestRPCServer.start(
             requireClientCertificate: requireClientCertificate, pki: pki, port: port
