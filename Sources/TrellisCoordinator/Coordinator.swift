@@ -68,7 +68,8 @@ public final class Coordinator: Sendable {
 
         let store: SQLiteStore
         do {
-            store = try await SQLiteStore.open(directory: directory.path, logger: logger.labelled("store"))
+            store = try await SQLiteStore.open(
+                directory: directory.path, preallocatingLog: true, logger: logger.labelled("store"))
         } catch {
             throw CoordinatorError(
                 .configuration, "coordinator: opening the state in \(directory.path) failed", cause: error)

@@ -14,10 +14,13 @@ import Glibc
 @Suite("Durability across a killed process")
 struct CrashDurabilityTests {
     static let directoryVariable = "TRELLIS_STORE_CRASH_CHILD_DIRECTORY"
+    static let preallocateVariable = "TRELLIS_STORE_CRASH_CHILD_PREALLOCATE"
     static let writersPerChild = 8
 
-    @Test("every write acknowledged before SIGKILL is there after reopening")
-    func killedWriterLosesNothingAcknowledged() async throws {
+    /// With a preallocated log the child's frames land on zeros written at open, and the
+    /// reopening reads the log up to the first frame that does not check out.
+    @Test("every write acknowledged before SIGKILL is there after reopening", arguments: [false, true])
+    func killedWriterLosesNothingAcknowledged(preallocatingLog: Bool) async throws {
         try await withTemporaryDirectory { (directory) throws in
             let output = AckLines()
             let child = Process()
@@ -25,9 +28,9 @@ struct CrashDurabilityTests {
             child.arguments = [
                 "--testing-library", "swift-testing", "--filter", "CrashDurabilityTests/childWriter",
             ]
-            child.environment = ProcessInfo.processInfo.environment.merging([Self.directoryVariable: directory]) {
-                $1
-            }
+            child.environment = ProcessInfo.processInfo.environment.merging([
+                Self.directoryVariable: directory, Self.preallocateVariable: preallocatingLog ? "1" : "0",
+            ]) { $1 }
             let pipe = Pipe()
             child.standardOutput = pipe
             child.standardError = FileHandle.nullDevice
@@ -51,7 +54,12 @@ struct CrashDurabilityTests {
             let acknowledged = output.acknowledged
             try #require(acknowledged.count >= 2000, "the child acknowledged only \(acknowledged.count) writes")
 
-            let store = try await SQLiteStore.open(directory: directory)
+            if preallocatingLog {
+                // The log the child was killed with: at least its preallocated size.
+                let logSize = try FileManager.default.attributesOfItem(atPath: directory + "/state.db-wal")[.size]
+                #expect(((logSize as? Int) ?? 0) >= SQLiteStore.preallocatedLogBytes(pageSize: 4096))
+            }
+            let store = try await SQLiteStore.open(directory: directory, preallocatingLog: preallocatingLog)
             let stored = Set(try await store.resources(inEnvironment: "crash").map(\.name))
             let journal = try await store.journal(ofEnvironment: "crash", after: nil)
             await store.close()
@@ -67,7 +75,8 @@ struct CrashDurabilityTests {
         .enabled(if: ProcessInfo.processInfo.environment[directoryVariable] != nil))
     func childWriter() async throws {
         let directory = try #require(ProcessInfo.processInfo.environment[Self.directoryVariable])
-        let store = try await SQLiteStore.open(directory: directory)
+        let preallocatingLog = ProcessInfo.processInfo.environment[Self.preallocateVariable] == "1"
+        let store = try await SQLiteStore.open(directory: directory, preallocatingLog: preallocatingLog)
         try await store.createEnvironment(sampleEnvironment("crash"))
         print("ready")
         // Writes until killed; the bound only matters if the parent died first.
