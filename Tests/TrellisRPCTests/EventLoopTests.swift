@@ -77,6 +77,26 @@ struct EventLoopTests {
         await loop.shutdown()
     }
 
+    @Test(
+        "a task asleep on a loop that shuts down wakes then; on a loop that has ended it does not wait",
+        .timeLimit(.minutes(2)))
+    func sleepOutlivedByLoop() async throws {
+        let loop = try EventLoop(name: "ending")
+        let started = ContinuousClock.now
+        let sleeper = Task { await loop.sleep(for: .seconds(600)) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while loop.sleeperCount == 0 && ContinuousClock.now < deadline { await Task.yield() }
+        #expect(loop.sleeperCount == 1)
+        await loop.shutdown()
+        await sleeper.value
+        #expect(ContinuousClock.now - started < .seconds(60))
+
+        let after = ContinuousClock.now
+        await loop.sleep(for: .seconds(600))
+        #expect(ContinuousClock.now - after < .seconds(60))
+        #expect(loop.sleeperCount == 0)
+    }
+
     @Test("work submitted from many threads all runs on the loop thread")
     func executeFromManyThreads() async throws {
         let loop = try EventLoop(name: "execute")

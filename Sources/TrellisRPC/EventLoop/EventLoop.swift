@@ -43,6 +43,14 @@ public final class EventLoop: @unchecked Sendable {
         deinit { readBuffer.deallocate() }
     }
 
+    /// The tasks suspended in ``sleep(for:)``, so that the loop's end wakes those whose
+    /// timers will not fire.
+    private struct Sleepers {
+        var nextID: UInt64 = 0
+        var waiting: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var loopEnded = false
+    }
+
     /// A job and the executor it was enqueued on.
     private struct QueuedJob {
         var job: UnownedJob
@@ -63,6 +71,7 @@ public final class EventLoop: @unchecked Sendable {
     private let pending = Mutex(Pending())
     private let threadID = Atomic<UInt>(0)
     private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    private let sleepers = Mutex(Sleepers())
     let confined = Confined()
 
     /// Starts a loop on a new thread.
@@ -116,16 +125,33 @@ public final class EventLoop: @unchecked Sendable {
     /// Suspends the calling task for `duration`, rounded up to the loop's millisecond, on
     /// the loop's own timers. A task that runs on this loop (a handler) is woken by the
     /// loop itself, where `Task.sleep` would take a dispatch timer and two other threads.
-    /// Safe from any thread. A loop that shuts down first never wakes the task.
+    /// Safe from any thread. When the loop ends first, the task wakes then, early; on a
+    /// loop that has ended it does not wait at all.
     public func sleep(for duration: Duration) async {
         let deadline = ContinuousClock.now + duration
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let id = sleepers.withLock { sleepers -> UInt64? in
+                guard !sleepers.loopEnded else { return nil }
+                let id = sleepers.nextID
+                sleepers.nextID += 1
+                sleepers.waiting[id] = continuation
+                return id
+            }
+            guard let id else { return continuation.resume() }
             if inEventLoop {
-                scheduleTimer(at: deadline) { continuation.resume() }
+                scheduleTimer(at: deadline) { self.wakeSleeper(id) }
             } else {
-                execute { self.scheduleTimer(at: deadline) { continuation.resume() } }
+                execute { self.scheduleTimer(at: deadline) { self.wakeSleeper(id) } }
             }
         }
+    }
+
+    /// Tasks suspended in ``sleep(for:)`` now.
+    var sleeperCount: Int { sleepers.withLock { $0.waiting.count } }
+
+    /// Resumes the sleeper `id` unless the loop's end already did.
+    private func wakeSleeper(_ id: UInt64) {
+        sleepers.withLock { $0.waiting.removeValue(forKey: id) }?.resume()
     }
 
     /// Runs `work` on the loop thread, soon. Safe from any thread.
@@ -314,6 +340,13 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func finish() {
+        // Timers do not fire any more: the tasks asleep on them wake now.
+        let asleep = sleepers.withLock { sleepers -> [CheckedContinuation<Void, Never>] in
+            sleepers.loopEnded = true
+            defer { sleepers.waiting = [:] }
+            return Array(sleepers.waiting.values)
+        }
+        for sleeper in asleep { sleeper.resume() }
         let waiters = finished.withLock { waiters -> [CheckedContinuation<Void, Never>] in
             let taken = waiters ?? []
             waiters = nil
