@@ -6,6 +6,11 @@
 /// direct and transitive, are never started (`blocked`); independent branches go on.
 /// Retryable failures are retried with doubling backoff up to `maxAttempts`.
 ///
+/// The task that ran a step goes straight on with the first item that step's success
+/// lets start, and starts a task for each of the others: a chain runs in one task, with no
+/// hop to a coordinating task between its steps. Steps, and the `events` they report, run
+/// on several tasks at once.
+///
 /// Items in `completed` (for example, finished before a restart) count as succeeded and
 /// are not run again.
 public struct GraphExecutor: Sendable {
@@ -43,8 +48,8 @@ public struct GraphExecutor: Sendable {
     /// is written: writing a record more than once must be harmless. Records no started
     /// step takes wait, while other steps run, up to `limits.settleDelay` for one that
     /// does (a step finishing soon may let another start); then, or when the run has
-    /// nothing left running, they go to `settle`, which the executor awaits before it
-    /// starts anything else.
+    /// nothing left running, they go to `settle`. A step started while records are being
+    /// settled carries them too, so that it does not act before they are written.
     ///
     /// A step that takes records must write them before it acts, and before anything that
     /// may wait long (it can write them alone first). A carried record whose steps all fail
@@ -57,77 +62,10 @@ public struct GraphExecutor: Sendable {
         settle: @escaping @Sendable ([Record]) async -> Void,
         events: @escaping @Sendable (ExecutionEvent) async -> Void = { _ in }
     ) async -> ExecutionReport {
-        var state = SchedulerState(items: items, completed: completed, limits: limits)
-        let limits = limits
-
-        let settleDelay = limits.settleDelay
-        await withTaskGroup(of: ChildEnd<Record>.self) { group in
-            var unclaimed: [Record] = []
-            var running = 0
-            var tickPending = false
-            func launchReady() {
-                var started = false
-                while let item = state.nextStartable() {
-                    started = true
-                    running += 1
-                    let carried = unclaimed
-                    group.addTask {
-                        var record: Record?
-                        let result = await Self.attempt(item, limits: limits, events: events) { item, attempt in
-                            record = try await step(item, attempt, attempt == 1 ? carried : [])
-                        }
-                        return .step(item.id, result, record)
-                    }
-                }
-                if started { unclaimed = [] }
-            }
-            launchReady()
-            while let end = await group.next() {
-                switch end {
-                case .tick:
-                    tickPending = false
-                case .step(let id, .success(let attempts), let record):
-                    running -= 1
-                    if let record { unclaimed.append(record) }
-                    await events(.succeeded(id: id, attempts: attempts))
-                    state.succeeded(id, attempts: attempts)
-                case .step(let id, .failure(let failure), _):
-                    running -= 1
-                    await events(.failed(id: id, message: failure.message, attempts: failure.attempts))
-                    for blocked in state.failed(id, message: failure.message, attempts: failure.attempts) {
-                        await events(.blocked(id: blocked, dependency: id))
-                    }
-                }
-                if !Task.isCancelled { launchReady() }
-                // With no step left, the run is over: the wait, if any, ends now.
-                if running == 0 && tickPending { group.cancelAll() }
-                guard !unclaimed.isEmpty else { continue }
-                // While steps run, one of them may soon let another start, which would carry
-                // these records; they wait for that until a tick `settleDelay` after the
-                // first of them.
-                let mayWait = running > 0 && settleDelay > .zero && !Task.isCancelled
-                if case .step = end, mayWait {
-                    if !tickPending {
-                        tickPending = true
-                        group.addTask {
-                            try? await Task.sleep(for: settleDelay)
-                            return .tick
-                        }
-                    }
-                    continue
-                }
-                await settle(unclaimed)
-                unclaimed = []
-            }
-            if !unclaimed.isEmpty { await settle(unclaimed) }
-        }
-        return ExecutionReport(outcomes: state.finish())
-    }
-
-    /// How a child task of a run ended: a step, or the wait before records are settled.
-    enum ChildEnd<Record: Sendable>: Sendable {
-        case step(String, Result<Int, StepFailure>, Record?)
-        case tick
+        let run = ExecutionRun(
+            state: SchedulerState(items: items, completed: completed, limits: limits), limits: limits, step: step,
+            settle: settle, events: events)
+        return await run.run()
     }
 
     struct StepFailure: Error {
@@ -135,7 +73,7 @@ public struct GraphExecutor: Sendable {
         var attempts: Int
     }
 
-    private static func attempt(
+    static func attempt(
         _ item: WorkItem,
         limits: ExecutionLimits,
         events: @Sendable (ExecutionEvent) async -> Void,

@@ -245,11 +245,63 @@ struct GraphExecutorTests {
         // A short wait runs out while b runs: a's record is written alone.
         let short = await run(settleDelay: .milliseconds(2))
         #expect(short.settled == [["a"], ["c"]])
-        #expect(short.carried["c"] == ["b"])
+        // c may start while a's settlement is still ending, and then carries a's record too.
+        #expect(short.carried["c"]?.last == "b")
         // A long one lasts until c starts, which carries both.
         let long = await run(settleDelay: .seconds(30))
         #expect(long.settled == [["c"]])
         #expect(long.carried["c"]?.sorted() == ["a", "b"])
+    }
+
+    @Test("a step started while records are being settled carries them, so that it waits for their write")
+    func recordsBeingSettledAreCarried() async {
+        // c needs a and b. a ends at once and its record is settled alone after the delay;
+        // b ends while that settlement is in progress, and the settlement ends only once c
+        // has started: c must carry a's record as well as b's.
+        var limits = ExecutionLimits()
+        limits.settleDelay = .milliseconds(2)
+        let carried = Mutex<[String: [String]]>([:])
+        let settling = Mutex<[[String]]>([])
+        let settled = Mutex<[[String]]>([])
+        @Sendable func wait(until condition: () -> Bool) async {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !condition() && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(1)) }
+        }
+        let report = await GraphExecutor(limits: limits).run(
+            [item("a"), item("b"), item("c", ["a", "b"])],
+            step: { work, _, records -> String? in
+                carried.withLock { $0[work.id] = records }
+                if work.id == "b" { await wait { settling.withLock { $0 } == [["a"]] } }
+                return work.id
+            },
+            settle: { records in
+                settling.withLock { $0.append(records) }
+                if records == ["a"] { await wait { carried.withLock { $0["c"] } != nil } }
+                settled.withLock { $0.append(records) }
+            })
+        #expect(report.allSucceeded)
+        // c, the last, is settled as soon as it ends, which may be before a's settlement ends.
+        #expect(Set(settled.withLock { $0 }) == [["a"], ["c"]])
+        #expect(carried.withLock { $0["c"] }?.sorted() == ["a", "b"])
+    }
+
+    @Test("the task that ran a step runs the first item it lets start; the others get tasks of their own")
+    func stepsContinueOnTheirTask() async {
+        let tasks = Mutex<[String: Int]>([:])
+        let report = await GraphExecutor().run(
+            // A chain a → b → c, then c fans out to d and e.
+            [item("a"), item("b", ["a"]), item("c", ["b"]), item("d", ["c"]), item("e", ["c"])],
+            step: { work, _ in
+                let task = withUnsafeCurrentTask { $0?.hashValue } ?? 0
+                tasks.withLock { $0[work.id] = task }
+            })
+        #expect(report.allSucceeded)
+        let byItem = tasks.withLock { $0 }
+        #expect(byItem["b"] == byItem["a"])
+        #expect(byItem["c"] == byItem["a"])
+        // One of d and e goes on in c's task, the other starts in a new one.
+        #expect(Set([byItem["d"], byItem["e"]]).count == 2)
+        #expect(byItem["d"] == byItem["a"] || byItem["e"] == byItem["a"])
     }
 
     @Test("records of steps finished when the run is cancelled are settled, not dropped")
