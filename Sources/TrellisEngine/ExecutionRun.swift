@@ -10,20 +10,44 @@ import Synchronization
 final class ExecutionRun<Record: Sendable>: Sendable {
     typealias Step = @Sendable (WorkItem, Int, [Record]) async throws -> Record?
 
-    /// A step to start, with the records it carries on its first attempt.
+    /// A record taken by started steps whose item has dependents yet to start, numbered
+    /// so that the steps that carry it can tell the run that they wrote this one.
+    private struct Outstanding: Sendable {
+        var number: Int
+        var record: Record
+    }
+
+    /// A step to start, with the records it carries on its first attempt (first those of
+    /// its pass, the unclaimed records every step started with it carries, then any of
+    /// its dependencies' outstanding ones), their items, and the items and numbers of the
+    /// outstanding ones among them.
     private struct Launch: Sendable {
         var item: WorkItem
+        var pass: Int
         var carried: [Record]
+        var carriedItems: [String]
+        var ofPass: Int
+        var outstanding: [(item: String, number: Int)]
     }
 
     private struct Shared {
         var state: SchedulerState
-        /// Records of finished steps that no started step has taken.
+        /// Records of finished steps that no started step has taken, and their items.
         var unclaimed: [Record] = []
-        /// Records being settled, by settlement: a step started meanwhile carries them too,
-        /// so that it does not act before they are written.
-        var settling: [Int: [Record]] = [:]
-        var nextSettlement = 0
+        var unclaimedItems: [String] = []
+        /// Records taken by started steps or being settled, not yet known to be written,
+        /// whose items have dependents yet to start; by item. A step that succeeded has
+        /// written what it carried, and a settlement that returned has written its
+        /// records; until then a step started that depends on the item carries
+        /// its record too, so that it does not act on the item before that record is
+        /// written.
+        var outstanding: [String: Outstanding] = [:]
+        var nextRecord = 0
+        /// Per pass of starts: whether a step of it succeeded, and so wrote the records all
+        /// of its steps carried; or, if not, whether those went back to `unclaimed` when
+        /// one of them failed.
+        var passWritten: [Bool] = []
+        var passReturned: [Bool] = []
         /// Steps started and not yet ended.
         var running = 0
         /// Tasks of this run besides the caller's, by number, for cancelling them.
@@ -35,12 +59,30 @@ final class ExecutionRun<Record: Sendable>: Sendable {
         /// The caller, once it has nothing left to run, waiting for the other tasks.
         var waiter: CheckedContinuation<Void, Never>?
 
-        /// Records a step started now carries: everything not yet known to be written.
-        mutating func takeCarried() -> [Record] {
-            var carried = unclaimed
+        /// The unclaimed records and their items; those whose items have dependents yet to
+        /// start are outstanding from now on, and listed with their numbers.
+        mutating func takeUnclaimed() -> (
+            records: [Record], items: [String], outstanding: [(item: String, number: Int)]
+        ) {
+            let records = unclaimed
+            let items = unclaimedItems
             unclaimed = []
-            for (_, records) in settling { carried += records }
-            return carried
+            unclaimedItems = []
+            var registered: [(item: String, number: Int)] = []
+            for (position, item) in items.enumerated() where state.hasDependentsToStart(item) {
+                outstanding[item] = Outstanding(number: nextRecord, record: records[position])
+                registered.append((item, nextRecord))
+                nextRecord += 1
+            }
+            return (records, items, registered)
+        }
+
+        /// The records listed are written: they are no longer outstanding.
+        mutating func written(_ records: [(item: String, number: Int)]) {
+            guard !outstanding.isEmpty else { return }
+            for (item, number) in records where outstanding[item]?.number == number {
+                outstanding[item] = nil
+            }
         }
     }
 
@@ -75,6 +117,13 @@ final class ExecutionRun<Record: Sendable>: Sendable {
                 }
                 if done { continuation.resume() }
             }
+            // Outstanding records whose carriers all failed are settled: writing one again is
+            // harmless, losing one is not.
+            let left = shared.withLock { shared in
+                defer { shared.outstanding = [:] }
+                return shared.outstanding.values.sorted { $0.number < $1.number }.map { $0.record }
+            }
+            if !left.isEmpty { await settle(left) }
         } onCancel: {
             let tasks = shared.withLock { shared in
                 shared.cancelled = true
@@ -86,19 +135,36 @@ final class ExecutionRun<Record: Sendable>: Sendable {
     }
 
     /// Starts what may start now: a task for each but the first, which is returned for
-    /// the caller to run.
+    /// the caller to run. Every step started carries the unclaimed records, and the
+    /// outstanding ones of the items it depends on.
     private func launchStartable(_ shared: inout Shared) -> Launch? {
         guard !shared.cancelled else { return nil }
         var items: [WorkItem] = []
         while let item = shared.state.nextStartable() { items.append(item) }
-        guard let first = items.first else { return nil }
+        guard !items.isEmpty else { return nil }
         shared.running += items.count
-        let carried = shared.takeCarried()
-        for item in items.dropFirst() {
-            let launch = Launch(item: item, carried: carried)
-            startTask(&shared) { run in await run.work(launch) }
+        let taken = shared.takeUnclaimed()
+        let pass = shared.passWritten.count
+        shared.passWritten.append(false)
+        shared.passReturned.append(false)
+        func launch(_ item: WorkItem) -> Launch {
+            var launch = Launch(
+                item: item, pass: pass, carried: taken.records, carriedItems: taken.items,
+                ofPass: taken.records.count, outstanding: taken.outstanding)
+            guard !shared.outstanding.isEmpty else { return launch }
+            for dependency in item.dependencies where !taken.items.contains(dependency) {
+                guard let earlier = shared.outstanding[dependency] else { continue }
+                launch.carried.append(earlier.record)
+                launch.carriedItems.append(dependency)
+                launch.outstanding.append((dependency, earlier.number))
+            }
+            return launch
         }
-        return Launch(item: first, carried: carried)
+        for item in items.dropFirst() {
+            let next = launch(item)
+            startTask(&shared) { run in await run.work(next) }
+        }
+        return launch(items[0])
     }
 
     private func startTask(_ shared: inout Shared, _ body: @escaping @Sendable (ExecutionRun) async -> Void) {
@@ -131,20 +197,26 @@ final class ExecutionRun<Record: Sendable>: Sendable {
             let result = await GraphExecutor.attempt(launch.item, limits: limits, events: events) { item, attempt in
                 record = try await step(item, attempt, attempt == 1 ? launch.carried : [])
             }
-            next = await ended(launch.item, result, record)
+            next = await ended(launch, result, record)
         }
     }
 
-    /// Tells `events` how `item` ended, records it, and starts what may start now; returns
-    /// the step for the calling task to run next.
+    /// Tells `events` how the launched item ended, records it, and starts what may start
+    /// now; returns the step for the calling task to run next.
     private func ended(
-        _ item: WorkItem, _ result: Result<Int, GraphExecutor.StepFailure>, _ record: Record?
+        _ launch: Launch, _ result: Result<Int, GraphExecutor.StepFailure>, _ record: Record?
     ) async -> Launch? {
+        let item = launch.item
         switch result {
         case .success(let attempts):
             await events(.succeeded(id: item.id, attempts: attempts))
             return await settleOrLaunch { shared in
-                if let record { shared.unclaimed.append(record) }
+                shared.passWritten[launch.pass] = true
+                shared.written(launch.outstanding)
+                if let record {
+                    shared.unclaimed.append(record)
+                    shared.unclaimedItems.append(item.id)
+                }
                 shared.state.succeeded(item.id, attempts: attempts)
             }
         case .failure(let failure):
@@ -153,7 +225,14 @@ final class ExecutionRun<Record: Sendable>: Sendable {
                 shared.state.failed(item.id, message: failure.message, attempts: failure.attempts)
             }
             for id in blocked { await events(.blocked(id: id, dependency: item.id)) }
-            return await settleOrLaunch { _ in }
+            return await settleOrLaunch { shared in
+                // Unless another step of its pass succeeded, the records of the pass may not
+                // be written: they go back, to be carried by the next steps or settled.
+                guard !shared.passWritten[launch.pass], !shared.passReturned[launch.pass] else { return }
+                shared.passReturned[launch.pass] = true
+                shared.unclaimed += launch.carried.prefix(launch.ofPass)
+                shared.unclaimedItems += launch.carriedItems.prefix(launch.ofPass)
+            }
         }
     }
 
@@ -162,7 +241,7 @@ final class ExecutionRun<Record: Sendable>: Sendable {
     /// `settleDelay` after the first of them; with no step left (or none to wait for) they
     /// are settled here and now.
     private func settleOrLaunch(_ update: (inout Shared) -> Void) async -> Launch? {
-        let (next, settlement) = shared.withLock { shared -> (Launch?, (number: Int, records: [Record])?) in
+        let (next, settlement) = shared.withLock { shared -> (Launch?, Settlement?) in
             update(&shared)
             shared.running -= 1
             let next = launchStartable(&shared)
@@ -171,37 +250,36 @@ final class ExecutionRun<Record: Sendable>: Sendable {
                 if shared.tick == nil { startTick(&shared) }
                 return (next, nil)
             }
-            return (next, takeSettlement(&shared))
+            let taken = shared.takeUnclaimed()
+            return (next, Settlement(records: taken.records, outstanding: taken.outstanding))
         }
         if let settlement { await settled(settlement) }
         if next == nil { endTickIfIdle() }
         return next
     }
 
-    private func takeSettlement(_ shared: inout Shared) -> (number: Int, records: [Record])? {
-        guard !shared.unclaimed.isEmpty else { return nil }
-        let number = shared.nextSettlement
-        shared.nextSettlement += 1
-        let records = shared.unclaimed
-        shared.unclaimed = []
-        shared.settling[number] = records
-        return (number, records)
+    /// Records on their way to `settle`, and the outstanding ones among them.
+    private struct Settlement: Sendable {
+        var records: [Record]
+        var outstanding: [(item: String, number: Int)]
     }
 
-    private func settled(_ settlement: (number: Int, records: [Record])) async {
+    private func settled(_ settlement: Settlement) async {
         await settle(settlement.records)
-        shared.withLock { _ = $0.settling.removeValue(forKey: settlement.number) }
+        shared.withLock { $0.written(settlement.outstanding) }
     }
 
     private func startTick(_ shared: inout Shared) {
         shared.tick = shared.nextTask
         startTask(&shared) { run in
             try? await Task.sleep(for: run.limits.settleDelay)
-            let settlement = run.shared.withLock { shared in
+            let taken = run.shared.withLock { shared in
                 shared.tick = nil
-                return run.takeSettlement(&shared)
+                return shared.takeUnclaimed()
             }
-            if let settlement { await run.settled(settlement) }
+            if !taken.records.isEmpty {
+                await run.settled(Settlement(records: taken.records, outstanding: taken.outstanding))
+            }
         }
     }
 

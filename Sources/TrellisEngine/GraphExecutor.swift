@@ -48,13 +48,15 @@ public struct GraphExecutor: Sendable {
     /// is written: writing a record more than once must be harmless. Records no started
     /// step takes wait, while other steps run, up to `limits.settleDelay` for one that
     /// does (a step finishing soon may let another start); then, or when the run has
-    /// nothing left running, they go to `settle`. A step started while records are being
-    /// settled carries them too, so that it does not act before they are written.
+    /// nothing left running, they go to `settle`.
     ///
-    /// A step that takes records must write them before it acts, and before anything that
-    /// may wait long (it can write them alone first). A carried record whose steps all fail
-    /// before writing it is lost, which leaves its item looking unfinished to whoever reads
-    /// the records: it runs again next time, as after a crash.
+    /// A step that takes records must write them before it acts, before anything that may
+    /// fail in a way worth retrying, and before anything that may wait long (it can write
+    /// them alone first): a step that succeeds, at whichever attempt, has written them.
+    /// Until a step that carried a record has succeeded, or its settlement has returned,
+    /// every step started that depends on the record's item carries it too, so that none
+    /// acts on a finished item whose record may not be written yet. Records whose carriers
+    /// all failed are carried by the next steps started, or settled.
     public func run<Record: Sendable>(
         _ items: [WorkItem],
         completed: Set<String> = [],
@@ -119,6 +121,7 @@ struct SchedulerState {
     private var remaining: [Int]
     private let dependents: [[Int]]
     private var outcomes: [ItemOutcome?]
+    private var started: [Bool]
     /// Per group: its limit, its ready items in the order they became ready, running count.
     private let groupLimits: [Int]
     private var ready: [[Int]]
@@ -165,6 +168,7 @@ struct SchedulerState {
         self.remaining = remaining
         self.dependents = dependents
         self.outcomes = [ItemOutcome?](repeating: nil, count: items.count)
+        self.started = [Bool](repeating: false, count: items.count)
         self.groupLimits = groupLimits
         self.ready = [[Int]](repeating: [], count: groupLimits.count)
         self.readyHeads = [Int](repeating: 0, count: groupLimits.count)
@@ -186,9 +190,16 @@ struct SchedulerState {
             }
             running[group] += 1
             runningTotal += 1
+            started[index] = true
             return items[index]
         }
         return nil
+    }
+
+    /// Whether an item that depends on `id` has yet to start (and is not blocked).
+    func hasDependentsToStart(_ id: String) -> Bool {
+        guard let index = indexByID[id] else { return false }
+        return dependents[index].contains { !started[$0] && outcomes[$0] == nil }
     }
 
     mutating func succeeded(_ id: String, attempts: Int) {

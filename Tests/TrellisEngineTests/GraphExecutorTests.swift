@@ -285,6 +285,55 @@ struct GraphExecutorTests {
         #expect(carried.withLock { $0["c"] }?.sorted() == ["a", "b"])
     }
 
+    @Test("until a carrier of a record has succeeded, every step started carries the record too")
+    func recordsStayOutstandingUntilWritten() async {
+        // b carries a's record and holds on until c has started; c, started later (when x
+        // ends), depends on a as well, so it must carry a's record too.
+        let carried = Mutex<[String: [String]]>([:])
+        let settled = Mutex<[String]>([])
+        let report = await GraphExecutor().run(
+            [item("a"), item("x"), item("b", ["a"]), item("c", ["a", "x"])],
+            step: { work, _, records -> String? in
+                carried.withLock { $0[work.id] = records }
+                switch work.id {
+                case "x":
+                    let deadline = ContinuousClock.now + .seconds(20)
+                    while carried.withLock({ $0["b"] }) == nil && ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
+                case "b":
+                    let deadline = ContinuousClock.now + .seconds(20)
+                    while carried.withLock({ $0["c"] }) == nil && ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
+                default:
+                    break
+                }
+                return work.id
+            },
+            settle: { records in settled.withLock { $0 += records } })
+        #expect(report.allSucceeded)
+        let byItem = carried.withLock { $0 }
+        #expect(byItem["b"] == ["a"])
+        #expect(byItem["c"]?.sorted() == ["a", "x"])
+        #expect(settled.withLock { $0 }.sorted() == ["b", "c"])
+    }
+
+    @Test("a record whose carriers all failed is settled when the run ends")
+    func recordsOfFailedCarriersAreSettled() async {
+        let settled = Mutex<[String]>([])
+        let report = await GraphExecutor().run(
+            [item("a"), item("b", ["a"])],
+            step: { work, _, _ -> String? in
+                if work.id == "b" { throw StepError("refused") }
+                return work.id
+            },
+            settle: { records in settled.withLock { $0 += records } })
+        #expect(report.outcomes["a"] == .succeeded(attempts: 1))
+        #expect(report.failed == ["b"])
+        #expect(settled.withLock { $0 } == ["a"])
+    }
+
     @Test("the task that ran a step runs the first item it lets start; the others get tasks of their own")
     func stepsContinueOnTheirTask() async {
         let tasks = Mutex<[String: Int]>([:])

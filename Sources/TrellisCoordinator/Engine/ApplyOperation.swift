@@ -283,7 +283,8 @@ extension EnvironmentEngine {
                 resource.write.end(written: true)
             }
         }
-        for resource in others where await !resource.write.written() {
+        for resource in others where !resource.write.isWritten {
+            guard await !resource.write.written() else { continue }
             // Its carrier failed before writing it: this one tries.
             try await write([], carrying: [resource], environment: name)
         }
@@ -399,6 +400,14 @@ final class SharedWrite: Sendable {
             return waiters
         }
         for waiter in waiters { waiter.resume(returning: written) }
+    }
+
+    /// Whether the write is done, without waiting for one in progress.
+    var isWritten: Bool {
+        state.withLock { state in
+            if case .written = state { return true }
+            return false
+        }
     }
 
     /// How many tasks wait for the write in progress.
