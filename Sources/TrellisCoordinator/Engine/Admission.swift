@@ -10,7 +10,7 @@ import TrellisWire
 struct AdmittedDocument: Sendable {
     let kind: String
     let name: String
-    let body: String
+    var body: String
     /// The version storing it gives: the existing one when the body is unchanged.
     let version: Int64
     let changed: Bool
@@ -94,6 +94,8 @@ struct Admission: Sendable {
         var definitions: [String: ResourceDefinition] = [:]
         var environments: [(environment: Environment, source: DocumentSource)] = []
         var admittedDocuments: [AdmittedDocument] = []
+        // Documents new to the catalog, by their place in `admittedDocuments`.
+        var newDocuments: [(slot: Int, source: DocumentSource)] = []
         var seen: Set<String> = []
         for source in sources {
             let document = source.document
@@ -118,15 +120,30 @@ struct Admission: Sendable {
                 environments.append((environment, source))
             }
             if case .environment = document.object { continue }
-            let body = source.canonicalJSON(apiGroup: decoder.apiGroup)
             let stored = try await store.document(kind: document.object.kind, name: document.object.name, version: nil)
-            let unchanged = stored?.body == body
+            guard let stored else {
+                // Version 1 whatever its body, which is made below while the environments
+                // resolve.
+                newDocuments.append((admittedDocuments.count, source))
+                admittedDocuments.append(
+                    AdmittedDocument(
+                        kind: document.object.kind, name: document.object.name, body: "", version: 1, changed: true))
+                continue
+            }
+            let body = source.canonicalJSON(apiGroup: decoder.apiGroup)
+            let unchanged = stored.body == body
             admittedDocuments.append(
                 AdmittedDocument(
                     kind: document.object.kind, name: document.object.name, body: body,
-                    version: unchanged ? stored!.version : (stored?.version ?? 0) + 1, changed: !unchanged))
+                    version: unchanged ? stored.version : stored.version + 1, changed: !unchanged))
         }
         if !problems.isEmpty { throw Self.rejection(problems) }
+
+        // The canonical JSON of the documents new to the catalog (a large template's takes
+        // about as long as resolving an environment of it), on another task meanwhile.
+        let apiGroup = decoder.apiGroup
+        let newSources = newDocuments.map(\.source)
+        async let newBodies = newSources.map { $0.canonicalJSON(apiGroup: apiGroup) }
 
         // Templates as the catalog will number them, with the request's versions.
         for document in admittedDocuments where document.kind == "Template" {
@@ -169,6 +186,7 @@ struct Admission: Sendable {
             }
         }
         if !problems.isEmpty { throw Self.rejection(problems) }
+        for (document, body) in zip(newDocuments, await newBodies) { admittedDocuments[document.slot].body = body }
         return Admitted(documents: admittedDocuments, environments: admitted)
     }
 
