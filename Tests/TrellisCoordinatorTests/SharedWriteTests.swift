@@ -11,8 +11,10 @@ struct SharedWriteTests {
         #expect(await write.written() == false)
         #expect(write.claim())
         #expect(!write.claim())
+        #expect(!write.isWritten)
         write.end(written: true)
         #expect(!write.claim())
+        #expect(write.isWritten)
         #expect(await write.written() == true)
     }
 
@@ -41,6 +43,7 @@ struct SharedWriteTests {
         #expect(await eventually { write.waiting == 1 })
         write.end(written: false)
         #expect(await waiter.value)
+        #expect(write.isWritten)
         #expect(await write.written() == true)
         #expect(!write.claim())
     }

@@ -96,12 +96,13 @@ extension EnvironmentEngine {
         }
     }
 
-    /// Applies one admitted environment to completion.
-    func runApply(_ admitted: AdmittedEnvironment) async {
+    /// Applies one admitted environment to completion; one that `isNew` (its record was
+    /// created by this apply) has no resources stored.
+    func runApply(_ admitted: AdmittedEnvironment, isNew: Bool = false) async {
         let resolved = admitted.resolved
         let name = resolved.name
         do {
-            let records = try await store.resources(inEnvironment: name)
+            let records = isNew ? [] : try await store.resources(inEnvironment: name)
             let plan = try Self.diff(resolved, records)
             let recordsByName = Dictionary(uniqueKeysWithValues: records.map { ($0.name, $0) })
             publish(name, .planned, phase: EnvironmentPhase.applying, plan: Self.planMessage(resolved, plan))

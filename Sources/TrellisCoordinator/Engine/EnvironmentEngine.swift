@@ -156,8 +156,10 @@ public actor EnvironmentEngine {
             admitted.documents.filter(\.changed).map {
                 .putDocument(CatalogDocumentDraft(kind: $0.kind, name: $0.name, body: $0.body, createdAt: now))
             })
+        var new: Set<String> = []
         for environment in admitted.environments {
             let existing = try await store.environment(named: environment.resolved.name)
+            if existing == nil { new.insert(environment.resolved.name) }
             let record = Self.environmentRecord(environment, existing: existing, now: now)
             batch.append(
                 existing == nil
@@ -167,7 +169,9 @@ public actor EnvironmentEngine {
         if !batch.isEmpty { try await persist(batch) }
         let events = hub.subscribe(to: Set(names), unbounded: true)
         for environment in admitted.environments {
-            launch(environment.resolved.name) { engine in await engine.runApply(environment) }
+            // An environment stored just now has no resources yet: none to read.
+            let isNew = new.contains(environment.resolved.name)
+            launch(environment.resolved.name) { engine in await engine.runApply(environment, isNew: isNew) }
         }
         return (admitted.documents, names, events)
     }
