@@ -108,6 +108,9 @@ final class ExecutionRun<Record: Sendable>: Sendable {
         self.events = events
     }
 
+    /// How many tasks the run has started besides its caller's, settle ticks included.
+    var tasksStarted: Int { shared.withLock { $0.nextTask } }
+
     /// Runs every item; returns when every step has ended and every record is settled.
     func run() async -> ExecutionReport {
         await withTaskCancellationHandler {

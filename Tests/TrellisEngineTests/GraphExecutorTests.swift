@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
-import TrellisEngine
+
+@testable import TrellisEngine
 
 /// What a run's steps did, recorded from many tasks at once.
 private final class Recorder: Sendable {
@@ -334,23 +335,23 @@ struct GraphExecutorTests {
         #expect(settled.withLock { $0 } == ["a"])
     }
 
-    @Test("the task that ran a step runs the first item it lets start; the others get tasks of their own")
-    func stepsContinueOnTheirTask() async {
-        let tasks = Mutex<[String: Int]>([:])
-        let report = await GraphExecutor().run(
-            // A chain a → b → c, then c fans out to d and e.
-            [item("a"), item("b", ["a"]), item("c", ["b"]), item("d", ["c"]), item("e", ["c"])],
-            step: { work, _ in
-                let task = withUnsafeCurrentTask { $0?.hashValue } ?? 0
-                tasks.withLock { $0[work.id] = task }
-            })
-        #expect(report.allSucceeded)
-        let byItem = tasks.withLock { $0 }
-        #expect(byItem["b"] == byItem["a"])
-        #expect(byItem["c"] == byItem["a"])
-        // One of d and e goes on in c's task, the other starts in a new one.
-        #expect(Set([byItem["d"], byItem["e"]]).count == 2)
-        #expect(byItem["d"] == byItem["a"] || byItem["e"] == byItem["a"])
+    @Test("a chain runs without starting a task; a fan-out starts one task per item but the first")
+    func tasksStartedByRuns() async {
+        func tasksStarted(_ items: [WorkItem]) async -> Int {
+            let run = ExecutionRun<Never>(
+                state: SchedulerState(items: items, completed: [], limits: ExecutionLimits()),
+                limits: ExecutionLimits(), step: { _, _, _ in nil }, settle: { _ in }, events: { _ in })
+            let report = await run.run()
+            #expect(report.allSucceeded)
+            #expect(report.outcomes.count == items.count)
+            return run.tasksStarted
+        }
+        let chain = (0..<1_000).map { item("r\($0)", $0 == 0 ? [] : ["r\($0 - 1)"]) }
+        #expect(await tasksStarted(chain) == 0)
+        // a, then f1 to f10 at once (the task that ran a runs f1), then l after all of them
+        // (in the task that ran the last of them).
+        let fan = [item("a")] + (1...10).map { item("f\($0)", ["a"]) } + [item("l", (1...10).map { "f\($0)" })]
+        #expect(await tasksStarted(fan) == 9)
     }
 
     @Test("records of steps finished when the run is cancelled are settled, not dropped")
