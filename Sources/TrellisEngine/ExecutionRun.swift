@@ -17,17 +17,26 @@ final class ExecutionRun<Record: Sendable>: Sendable {
         var record: Record
     }
 
-    /// A step to start, with the records it carries on its first attempt (first those of
-    /// its pass, the unclaimed records every step started with it carries, then any of
-    /// its dependencies' outstanding ones), their items, and the items and numbers of the
-    /// outstanding ones among them.
+    /// A step to start, with the records it carries on its first attempt: first those of
+    /// its pass (the unclaimed records every step started with it carries), whose items
+    /// are `passItems`, then any of its dependencies' outstanding ones; and the items and
+    /// numbers of the outstanding ones among them.
     private struct Launch: Sendable {
         var item: WorkItem
         var pass: Int
         var carried: [Record]
-        var carriedItems: [String]
-        var ofPass: Int
+        var passItems: [String]
         var outstanding: [(item: String, number: Int)]
+    }
+
+    /// What became of the records a pass of starts handed out.
+    private enum PassState {
+        /// No step of the pass has ended yet.
+        case open
+        /// A step of the pass succeeded, so it wrote them.
+        case written
+        /// A step of the pass failed before any succeeded: they went back to `unclaimed`.
+        case returned
     }
 
     private struct Shared {
@@ -42,16 +51,14 @@ final class ExecutionRun<Record: Sendable>: Sendable {
         /// Records taken by started steps or being settled, not yet known to be written,
         /// whose items have dependents yet to start; by item. A step that succeeded has
         /// written what it carried, and a settlement that returned has written its
-        /// records; until then a step started that depends on the item carries
-        /// its record too, so that it does not act on the item before that record is
-        /// written.
+        /// records (a pass whose first step to end failed hands its records back to
+        /// `unclaimed` instead); until then a step started that depends on the item
+        /// carries its record too, so that it does not act on the item before that record
+        /// is written.
         var outstanding: [String: Outstanding] = [:]
         var nextRecord = 0
-        /// Per pass of starts: whether a step of it succeeded, and so wrote the records all
-        /// of its steps carried; or, if not, whether those went back to `unclaimed` when
-        /// one of them failed.
-        var passWritten: [Bool] = []
-        var passReturned: [Bool] = []
+        /// Per pass of starts, what became of the records its steps carried.
+        var passes: [PassState] = []
         /// Steps started and not yet ended.
         var running = 0
         /// Tasks of this run besides the caller's, by number, for cancelling them.
@@ -81,8 +88,9 @@ final class ExecutionRun<Record: Sendable>: Sendable {
             return (records, items, registered)
         }
 
-        /// The records listed are written: they are no longer outstanding.
-        mutating func written(_ records: [(item: String, number: Int)]) {
+        /// The records listed are no longer outstanding: written, or back among the
+        /// unclaimed.
+        mutating func retire(_ records: some Sequence<(item: String, number: Int)>) {
             guard !outstanding.isEmpty else { return }
             for (item, number) in records where outstanding[item]?.number == number {
                 outstanding[item] = nil
@@ -124,13 +132,8 @@ final class ExecutionRun<Record: Sendable>: Sendable {
                 }
                 if done { continuation.resume() }
             }
-            // Outstanding records whose carriers all failed are settled: writing one again is
-            // harmless, losing one is not.
-            let left = shared.withLock { shared in
-                defer { shared.outstanding = [:] }
-                return shared.outstanding.values.sorted { $0.number < $1.number }.map { $0.record }
-            }
-            if !left.isEmpty { await settle(left) }
+            // Every record was written by a step that carried it or by a settlement.
+            assert(shared.withLock { $0.outstanding.isEmpty }, "records left outstanding at the end of a run")
         } onCancel: {
             let tasks = shared.withLock { shared in
                 shared.cancelled = true
@@ -151,18 +154,16 @@ final class ExecutionRun<Record: Sendable>: Sendable {
         guard !items.isEmpty else { return nil }
         shared.running += items.count
         let taken = shared.takeUnclaimed()
-        let pass = shared.passWritten.count
-        shared.passWritten.append(false)
-        shared.passReturned.append(false)
+        let pass = shared.passes.count
+        shared.passes.append(.open)
         func launch(_ item: WorkItem) -> Launch {
             var launch = Launch(
-                item: item, pass: pass, carried: taken.records, carriedItems: taken.items,
-                ofPass: taken.records.count, outstanding: taken.outstanding)
+                item: item, pass: pass, carried: taken.records, passItems: taken.items,
+                outstanding: taken.outstanding)
             guard !shared.outstanding.isEmpty else { return launch }
             for dependency in item.dependencies where !taken.items.contains(dependency) {
                 guard let earlier = shared.outstanding[dependency] else { continue }
                 launch.carried.append(earlier.record)
-                launch.carriedItems.append(dependency)
                 launch.outstanding.append((dependency, earlier.number))
             }
             return launch
@@ -218,8 +219,8 @@ final class ExecutionRun<Record: Sendable>: Sendable {
         case .success(let attempts):
             await events(.succeeded(id: item.id, attempts: attempts))
             return await settleOrLaunch { shared in
-                shared.passWritten[launch.pass] = true
-                shared.written(launch.outstanding)
+                shared.passes[launch.pass] = .written
+                shared.retire(launch.outstanding)
                 if let record {
                     shared.unclaimed.append(record)
                     shared.unclaimedItems.append(item.id)
@@ -235,10 +236,11 @@ final class ExecutionRun<Record: Sendable>: Sendable {
             return await settleOrLaunch { shared in
                 // Unless another step of its pass succeeded, the records of the pass may not
                 // be written: they go back, to be carried by the next steps or settled.
-                guard !shared.passWritten[launch.pass], !shared.passReturned[launch.pass] else { return }
-                shared.passReturned[launch.pass] = true
-                shared.unclaimed += launch.carried.prefix(launch.ofPass)
-                shared.unclaimedItems += launch.carriedItems.prefix(launch.ofPass)
+                guard case .open = shared.passes[launch.pass] else { return }
+                shared.passes[launch.pass] = .returned
+                shared.retire(launch.outstanding.filter { launch.passItems.contains($0.item) })
+                shared.unclaimed += launch.carried.prefix(launch.passItems.count)
+                shared.unclaimedItems += launch.passItems
             }
         }
     }
@@ -273,7 +275,7 @@ final class ExecutionRun<Record: Sendable>: Sendable {
 
     private func settled(_ settlement: Settlement) async {
         await settle(settlement.records)
-        shared.withLock { $0.written(settlement.outstanding) }
+        shared.withLock { $0.retire(settlement.outstanding) }
     }
 
     private func startTick(_ shared: inout Shared) {
