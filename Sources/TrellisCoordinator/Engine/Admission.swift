@@ -139,12 +139,6 @@ struct Admission: Sendable {
         }
         if !problems.isEmpty { throw Self.rejection(problems) }
 
-        // The canonical JSON of the documents new to the catalog (a large template's takes
-        // about as long as resolving an environment of it), on another task meanwhile.
-        let apiGroup = decoder.apiGroup
-        let newSources = newDocuments.map(\.source)
-        async let newBodies = newSources.map { $0.canonicalJSON(apiGroup: apiGroup) }
-
         // Templates as the catalog will number them, with the request's versions.
         for document in admittedDocuments where document.kind == "Template" {
             templates[document.name]?.version = Int(document.version)
@@ -152,6 +146,14 @@ struct Admission: Sendable {
         var allDefinitions = try await storedDefinitions()
         for (name, definition) in definitions { allDefinitions[name] = definition }
         let definitionList = allDefinitions.keys.sorted().map { allDefinitions[$0]! }
+
+        // The canonical JSON of the documents new to the catalog (a large template's takes
+        // about as long as resolving an environment of it), on another task meanwhile.
+        // Started after the catalog reads: this task, coming back from one, would queue
+        // for a thread behind it.
+        let apiGroup = decoder.apiGroup
+        let newSources = newDocuments.map(\.source)
+        async let newBodies = newSources.map { $0.canonicalJSON(apiGroup: apiGroup) }
 
         var admitted: [AdmittedEnvironment] = []
         for (environment, source) in environments {
