@@ -149,8 +149,8 @@ struct Admission: Sendable {
 
         // The canonical JSON of the documents new to the catalog (a large template's takes
         // about as long as resolving an environment of it), on another task meanwhile.
-        // Started after the catalog reads: this task, coming back from one, would queue
-        // for a thread behind it.
+        // Started after the definitions are read: this task, coming back from that read,
+        // would queue for a thread behind it.
         let apiGroup = decoder.apiGroup
         let newSources = newDocuments.map(\.source)
         async let newBodies = newSources.map { $0.canonicalJSON(apiGroup: apiGroup) }
