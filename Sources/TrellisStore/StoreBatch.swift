@@ -88,6 +88,18 @@ public enum StoreDurability: Sendable, Hashable {
     /// an earlier one). For records that are safe to lose because the work they describe
     /// is idempotent and is redone when its record is missing.
     case written
+    /// As durable as ``written``, for the transitions of resources that the engine writes
+    /// before each step it takes: ``StoreMutation/upsertResource(_:)``,
+    /// ``StoreMutation/finishResource(_:)`` and
+    /// ``StoreMutation/setResourceDrift(environment:name:drift:)`` only. A store may
+    /// acknowledge such a batch once it is in a log of its own, before the database has
+    /// it, as long as every read that starts after the write returns sees it. The caller
+    /// vouches that the batch applies: it is what the writer of a resource does, for an
+    /// environment that exists. One the database refuses all the same (its environment
+    /// was removed in between, taking the resource's row with it) is dropped and logged.
+    /// A batch with any other mutation, or for a store without such a log, is
+    /// ``written``.
+    case logged
 }
 
 /// Several writes applied atomically: all of them or, when one fails, none.

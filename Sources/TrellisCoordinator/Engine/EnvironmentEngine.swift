@@ -323,12 +323,13 @@ public actor EnvironmentEngine {
         faults.acknowledgedWrite()
     }
 
-    /// Writes one resource's transition before it is acted on. Such records survive a
-    /// crash of trellisd; after a power loss the latest may be missing, which is safe:
+    /// Writes one resource's transition before it is acted on: logged, so that the store
+    /// acknowledges it once it is in its transition log, before its commit. Such records
+    /// survive a crash of trellisd; after a power loss the latest may be missing, which is safe:
     /// the step they describe runs again, and drivers are idempotent. What is promised
     /// to a caller (an accepted apply, an environment's outcome) is flushed instead.
     nonisolated func persistTransition(_ mutations: [StoreMutation]) async throws {
-        try await persist(StoreBatch(mutations, durability: .written))
+        try await persist(StoreBatch(mutations, durability: .logged))
     }
 
     nonisolated func journal(

@@ -17,6 +17,13 @@ import Glibc
 /// in progress share the next transaction and its fsync. A write that needs no fsync and
 /// finds the connection idle commits on the caller's thread instead.
 ///
+/// The transition log: a ``StoreDurability/logged`` batch (a resource's transition) is
+/// written as one record to `state.db-transitions` and acknowledged, then applied by the
+/// database thread in a later group commit, which records how far the log is applied. A
+/// store that opens replays the records the database lacks, so a killed process loses
+/// no acknowledged transition, and reads always see every logged batch: they queue
+/// behind them on the database thread.
+///
 /// Lifecycle: ``open(directory:logger:)`` migrates the schema and starts the thread;
 /// ``close()`` finishes the queued work and closes the file. A store that is released
 /// without ``close()`` closes itself once its queued work is done.
@@ -33,12 +40,20 @@ public final class SQLiteStore: StateStore {
     public let path: String
     private let queue: DatabaseJobQueue
     private let worker: DatabaseWorker
+    private let log: TransitionLog?
     private let recorder: StatisticsRecorder
 
-    private init(path: String, queue: DatabaseJobQueue, worker: DatabaseWorker, recorder: StatisticsRecorder) {
+    /// The size the transition log is preallocated to, with `preallocatingLog`.
+    public static let preallocatedTransitionLogBytes = 1 << 20
+
+    private init(
+        path: String, queue: DatabaseJobQueue, worker: DatabaseWorker, log: TransitionLog?,
+        recorder: StatisticsRecorder
+    ) {
         self.path = path
         self.queue = queue
         self.worker = worker
+        self.log = log
         self.recorder = recorder
     }
 
@@ -48,6 +63,9 @@ public final class SQLiteStore: StateStore {
 
     /// Opens `DIRECTORY/state.db`, creating the directory and the file when missing.
     ///
+    /// Transitions logged before the last process ended and not yet in the database are
+    /// applied first (a warning names any damaged record, where reading stopped).
+    ///
     /// With `preallocatingLog`, the write-ahead log is written out to its checkpoint size
     /// (``preallocatedLogBytes(pageSize:)``, about 16 MiB of zeros, flushed) before the
     /// store is handed out, as a database that writes its log in place would keep it:
@@ -55,7 +73,8 @@ public final class SQLiteStore: StateStore {
     /// growing it, which on ext4 takes about a third of a small commit's time (reserving
     /// blocks, adding pages to the cache). It costs the disk space and tens of milliseconds
     /// at open; the coordinator does it, tools and tests need not. Failing to preallocate
-    /// is logged and changes nothing else.
+    /// is logged and changes nothing else. The transition log is then written out to
+    /// ``preallocatedTransitionLogBytes`` too.
     ///
     /// Throws ``StoreError`` with code ``StoreError/Code/notADatabase`` or
     /// ``StoreError/Code/corrupt`` for a file that is not a healthy SQLite database,
@@ -90,15 +109,17 @@ public final class SQLiteStore: StateStore {
         let queue = DatabaseJobQueue()
         let recorder = StatisticsRecorder()
         let logger = logger.with("store.path", path)
-        let worker = try await withCheckedThrowingContinuation {
-            (opened: CheckedContinuation<DatabaseWorker, any Error>) in
+        let (worker, log) = try await withCheckedThrowingContinuation {
+            (opened: CheckedContinuation<(DatabaseWorker, TransitionLog?), any Error>) in
             do throws(StoreError) {
                 try DatabaseThread.start {
                     let connection: SQLiteConnection
+                    let log: TransitionLog?
                     do throws(StoreError) {
                         connection = try SQLiteConnection(path: path)
                         try configure(connection)
                         let applied = try connection.migrate(migrations)
+                        log = try openTransitionLog(connection, preallocating: preallocatingLog, logger: logger)
                         if preallocatingLog { preallocateLog(connection, logger: logger) }
                         logger.debug(
                             "store opened",
@@ -112,15 +133,49 @@ public final class SQLiteStore: StateStore {
                         return
                     }
                     let worker = DatabaseWorker(
-                        connection: connection, queue: queue, statistics: recorder, logger: logger)
-                    opened.resume(returning: worker)
+                        connection: connection, log: log, queue: queue, statistics: recorder, logger: logger)
+                    opened.resume(returning: (worker, log))
                     worker.run()
                 }
             } catch {
                 opened.resume(throwing: error)
             }
         }
-        return SQLiteStore(path: path, queue: queue, worker: worker, recorder: recorder)
+        return SQLiteStore(path: path, queue: queue, worker: worker, log: log, recorder: recorder)
+    }
+
+    /// Applies what the transition log holds beyond the database's last applied batch,
+    /// then opens the log emptied for this run; nil for a schema without the log (a test's
+    /// older migrations), whose logged batches are then written like any other.
+    private static func openTransitionLog(
+        _ connection: SQLiteConnection, preallocating: Bool, logger: Logger
+    ) throws(StoreError) -> TransitionLog? {
+        let hasLog = try connection.queryFirst(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'transition_log'",
+            operation: "look for the transition log's table"
+        ) { $0.int64(0) }
+        guard hasLog == 1 else { return nil }
+        let stored = try connection.queryFirst(
+            "SELECT applied FROM transition_log WHERE id = 1", operation: "read the transition log's position"
+        ) { $0.int64(0) }
+        var applied = UInt64(max(stored ?? 0, 0))
+        let logPath = TransitionLog.path(forDatabase: connection.path)
+        let (batches, damaged) = try TransitionLog.recover(logPath, applied: applied)
+        if let damaged {
+            logger.warning(
+                "store transition log read up to a damaged record; what follows it was never acknowledged",
+                ["store.log": logPath, "reason": damaged])
+        }
+        if let last = batches.last?.sequence {
+            try connection.replay(batches, through: last, logger: logger)
+            applied = last
+            logger.info(
+                "store applied logged transitions left by the last run",
+                ["store.logged_batches": String(batches.count), "store.log_sequence": String(last)])
+        }
+        return try TransitionLog(
+            databasePath: connection.path, applied: applied,
+            preallocatedBytes: preallocating ? preallocatedTransitionLogBytes : nil)
     }
 
     /// Sets the connection up: locks, WAL, durable commits, foreign keys. Reading the
@@ -192,6 +247,9 @@ public final class SQLiteStore: StateStore {
         }
     }
 
+    /// Where the transition log's next record goes, nil without a log: for tests.
+    var transitionLogOffset: Int? { log?.writtenBytes }
+
     /// Counters of the commits so far.
     public var statistics: SQLiteStoreStatistics { recorder.current }
 
@@ -202,11 +260,19 @@ public final class SQLiteStore: StateStore {
     @discardableResult
     public func write(_ batch: StoreBatch) async throws -> StoreWriteResult {
         if batch.isEmpty { return StoreWriteResult(outcomes: []) }
+        if batch.durability == .logged, let log, batch.mutations.allSatisfy(TransitionCoding.isLoggable) {
+            try log.append(batch.mutations, refusal: closedError) { sequence in
+                queue.enqueue(.write(PendingWrite(batch: batch, continuation: nil, logSequence: sequence)))
+            }
+            queue.wake()
+            recorder.record { $0.loggedBatches += 1 }
+            return StoreWriteResult(outcomes: Array(repeating: .applied, count: batch.mutations.count))
+        }
         // A write that needs no fsync, finding the connection idle and nothing queued,
         // commits right here: tens of microseconds of work, without the two thread
         // hand-offs (to the database thread and back) that would cost as much again.
         // Writes that must be flushed wait for the disk, so they go to the database thread.
-        if batch.durability == .written, queue.claimIfIdle() {
+        if batch.durability != .flushed, queue.claimIfIdle() {
             defer { queue.release() }
             return try worker.commitNow(batch).get()
         }

@@ -14,6 +14,8 @@ public struct SQLiteStoreStatistics: Sendable, Hashable {
     /// Of `commits`, those made on the writing caller's own thread because the connection
     /// was idle and nothing was queued (no hand-off to the database thread and back).
     public var directCommits = 0
+    /// Of `batches`, those acknowledged once in the transition log, before their commit.
+    public var loggedBatches = 0
     /// Checkpoints: the write-ahead log copied into the database file and started over.
     public var checkpoints = 0
 

@@ -2,10 +2,13 @@
 import Glibc
 #endif
 
-/// A write waiting for its commit: the batch and the caller to resume once it is durable.
+/// A write waiting for its commit: the batch and the caller to resume once it is durable,
+/// or, for a batch in the transition log, its sequence number there (its writer has gone
+/// on already).
 struct PendingWrite: Sendable {
     let batch: StoreBatch
-    let continuation: CheckedContinuation<StoreWriteResult, any Error>
+    let continuation: CheckedContinuation<StoreWriteResult, any Error>?
+    var logSequence: UInt64? = nil
 }
 
 /// Work for the database thread.
@@ -72,14 +75,23 @@ final class DatabaseJobQueue: @unchecked Sendable {
 
     /// Queues a read or write; returns `false` when the store is closing or closed.
     func submit(_ job: DatabaseJob) -> Bool {
-        let accepted = withLock {
+        let accepted = enqueue(job)
+        if accepted { wake() }
+        return accepted
+    }
+
+    /// Queues a read or write without waking the database thread, for a caller that
+    /// holds a lock of its own and wakes it (``wake()``) once it has let go.
+    func enqueue(_ job: DatabaseJob) -> Bool {
+        withLock {
             guard case .open = state else { return false }
             jobs.append(job)
             return true
         }
-        if accepted { pthread_cond_signal(condition) }
-        return accepted
     }
+
+    /// Wakes the database thread for what was queued.
+    func wake() { pthread_cond_signal(condition) }
 
     /// Queues a close; returns `false` when the thread has already exited.
     func submitClose(_ continuation: CheckedContinuation<Void, Never>?) -> Bool {
@@ -118,6 +130,16 @@ final class DatabaseJobQueue: @unchecked Sendable {
         withLock {
             while jobs.isEmpty || claimed { pthread_cond_wait(condition, mutex) }
             claimed = true
+            let taken = jobs
+            jobs = []
+            return taken
+        }
+    }
+
+    /// For the database thread, which keeps its claim: takes every job queued, if any,
+    /// without waiting.
+    func takeQueued() -> [DatabaseJob] {
+        withLock {
             let taken = jobs
             jobs = []
             return taken

@@ -1,5 +1,9 @@
 import TrellisLogging
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Commits and reads on the store's connection: the loop of the database thread, and the
 /// commits callers make on their own threads when the connection is idle.
 ///
@@ -12,6 +16,12 @@ import TrellisLogging
 ///
 /// Checkpoints (copying the WAL into the database file, with fsyncs) run only on the
 /// database thread, once the log holds ``checkpointFrames`` frames.
+///
+/// Batches from the transition log have no caller waiting: a commit that holds them also
+/// records the last one's sequence number, and tells the log. If such a commit fails as a
+/// whole (the disk is full, say), the thread keeps its claim on the connection, so that
+/// nothing commits ahead of those batches, and tries them again every
+/// ``logRetryMicroseconds``, serving reads meanwhile; they stay in the log until then.
 final class DatabaseWorker: @unchecked Sendable {
     // @unchecked Sendable: every method but `run` is called by a thread holding the queue's
     // claim, and `run` calls them only while it holds it; so one thread at a time touches
@@ -27,7 +37,12 @@ final class DatabaseWorker: @unchecked Sendable {
     /// frames, and the checkpoints' fsyncs are rarer.
     static let checkpointFrames = 4096
 
+    /// How long the thread waits before it tries again to apply logged batches whose
+    /// commit failed.
+    static let logRetryMicroseconds: UInt32 = 100_000
+
     private let connection: SQLiteConnection
+    private let log: TransitionLog?
     /// Whether the connection runs with `synchronous=FULL` now (it opens that way).
     private var flushesCommits = true
     /// Whether a checkpoint job is queued and not yet run.
@@ -37,10 +52,11 @@ final class DatabaseWorker: @unchecked Sendable {
     private let logger: Logger
 
     init(
-        connection: SQLiteConnection, queue: DatabaseJobQueue, statistics: StatisticsRecorder,
+        connection: SQLiteConnection, log: TransitionLog?, queue: DatabaseJobQueue, statistics: StatisticsRecorder,
         logger: Logger
     ) {
         self.connection = connection
+        self.log = log
         self.queue = queue
         self.statistics = statistics
         self.logger = logger
@@ -51,10 +67,13 @@ final class DatabaseWorker: @unchecked Sendable {
     func run() {
         var closers: [CheckedContinuation<Void, Never>?] = []
         var closing = false
+        // Logged batches whose commit failed, to be tried again first.
+        var retry: [PendingWrite] = []
         while !closing {
-            var writes: [PendingWrite] = []
+            var writes = retry
+            retry = []
             var reads: [@Sendable (SQLiteConnection) -> Void] = []
-            for job in queue.takeAll() {
+            for job in writes.isEmpty ? queue.takeAll() : queue.takeQueued() {
                 switch job {
                 case .read(let body): reads.append(body)
                 case .write(let write): writes.append(write)
@@ -69,15 +88,32 @@ final class DatabaseWorker: @unchecked Sendable {
             while start < writes.count {
                 let end = min(start + Self.maximumBatchesPerCommit, writes.count)
                 let group = writes[start..<end]
-                let results = commit(group.map(\.batch))
+                let logged = group.lazy.compactMap(\.logSequence).max()
+                let (results, committed) = commit(group.map(\.batch), loggedThrough: logged)
+                if committed, let logged { log?.markApplied(through: logged) }
                 for (write, result) in zip(group, results) {
-                    write.continuation.resume(with: result.mapError { $0 as any Error })
+                    if let continuation = write.continuation {
+                        continuation.resume(with: result.mapError { $0 as any Error })
+                    } else if !committed {
+                        retry.append(write)
+                    } else if case .failure(let error) = result {
+                        logger.error(
+                            "store dropped a logged batch the database refused",
+                            ["store.log_sequence": String(write.logSequence ?? 0), "error": error.message])
+                    }
                 }
                 start = end
             }
             for read in reads { read(connection) }
             if connection.framesInWAL >= Self.checkpointFrames { checkpoint() }
-            if !closing { queue.release() }
+            if !retry.isEmpty && !closing {
+                logger.error(
+                    "store could not apply logged batches; they stay in the transition log and are tried again",
+                    ["store.logged_batches": String(retry.count)])
+                usleep(Self.logRetryMicroseconds)
+            }
+            // Kept while logged batches wait to be tried again, so that nothing commits first.
+            if !closing && retry.isEmpty { queue.release() }
         }
 
         connection.close()
@@ -91,7 +127,7 @@ final class DatabaseWorker: @unchecked Sendable {
     /// Commits one batch on the caller's thread, which holds the queue's claim; leaves a
     /// checkpoint, when one is due, to the database thread.
     func commitNow(_ batch: StoreBatch) -> Result<StoreWriteResult, StoreError> {
-        let result = commit([batch])[0]
+        let result = commit([batch], loggedThrough: nil).results[0]
         statistics.record { $0.directCommits += 1 }
         if connection.framesInWAL >= Self.checkpointFrames && !checkpointQueued {
             checkpointQueued = queue.submit(.checkpoint)
@@ -110,8 +146,13 @@ final class DatabaseWorker: @unchecked Sendable {
     }
 
     /// Applies a group of batches in one transaction, each inside a savepoint so that a
-    /// failing batch is undone alone, then commits; returns each batch's result.
-    private func commit(_ group: [StoreBatch]) -> [Result<StoreWriteResult, StoreError>] {
+    /// failing batch is undone alone, then commits; returns each batch's result, and
+    /// whether the transaction committed. With `loggedThrough`, the group holds logged
+    /// batches up to that sequence number, which the transaction records.
+    private func commit(
+        _ group: [StoreBatch], loggedThrough: UInt64?
+    ) -> (results: [Result<StoreWriteResult, StoreError>], committed: Bool) {
+        var committed = false
         var results: [Result<StoreWriteResult, StoreError>] = []
         results.reserveCapacity(group.count)
         do throws(StoreError) {
@@ -124,9 +165,10 @@ final class DatabaseWorker: @unchecked Sendable {
                 flushesCommits = flush
             }
             try connection.run("BEGIN IMMEDIATE", operation: "begin transaction")
-            if group.count == 1 {
+            if group.count == 1 && loggedThrough == nil {
                 // A batch alone needs no savepoint: if it fails, the transaction is rolled
-                // back, which undoes just that batch.
+                // back, which undoes just that batch. (A logged one takes the path below,
+                // which tells its failure from the transaction's.)
                 results.append(.success(try applyMutations(of: group[0])))
             } else if let together = try? applyTogether(group) {
                 // Almost every group succeeds whole; it then needs no savepoints either.
@@ -146,7 +188,14 @@ final class DatabaseWorker: @unchecked Sendable {
                     }
                 }
             }
+            if let loggedThrough {
+                try connection.run(
+                    "UPDATE transition_log SET applied = ? WHERE id = 1",
+                    operation: "record the logged batches applied",
+                    [.integer(Int64(loggedThrough))])
+            }
             try connection.run("COMMIT", operation: "commit")
+            committed = true
         } catch {
             if connection.isInTransaction { try? connection.execute("ROLLBACK", operation: "roll back") }
             logger.debug("store commit failed", ["store.path": connection.path, "error": error.message])
@@ -162,7 +211,7 @@ final class DatabaseWorker: @unchecked Sendable {
             statistics.mutations += mutations
             statistics.largestCommit = max(statistics.largestCommit, group.count)
         }
-        return results
+        return (results, committed)
     }
 
     /// Runs a batch's mutations in the open transaction.

@@ -109,6 +109,15 @@ enum Schema {
                 DROP INDEX resources_by_agent;
                 CREATE INDEX resources_by_agent ON resources (agent) WHERE agent IS NOT NULL;
                 """),
+        Migration(
+            version: 4, name: "the transition log's last applied batch",
+            sql: """
+                CREATE TABLE transition_log (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    applied INTEGER NOT NULL CHECK (applied >= 0)
+                );
+                INSERT INTO transition_log (id, applied) VALUES (1, 0);
+                """),
     ]
 
     /// The newest schema version this build knows.
