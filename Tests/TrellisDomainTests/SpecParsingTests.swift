@@ -357,9 +357,21 @@ struct SpecParsingTests {
                 kind: Environment
                 metadata: {name: env, team: identity, labels: {type: dev}}
                 spec: {template: backend-service, parameters: {branch: main}, ttl: 400ms, placement: {agent: {region: local}}}
+                ---
+                apiVersion: trellis.dev/v1
+                kind: Environment
+                metadata: {name: env2}
+                spec:
+                  template: backend-service
+                  dependencies:
+                    cache: {type: 'redis "quoted" \\ back', params: {size: 2, tags: [a, "b\\tc"]}, dependsOn: [api, port], placement: {agent: {zone: b}}}
+                    bare: {type: noop}
                 """
         for document in try SpecDecoder().decode(text, file: "a.yaml") {
             let json = document.object.canonicalJSON()
+            // Written straight out, the text is the document tree's, byte for byte: stored
+            // bodies are compared as text to find what changed.
+            #expect(json == document.object.document().canonicalJSON)
             let again = try decodeOne(json)
             #expect(again == document.object)
             #expect(again.canonicalJSON() == json)
