@@ -100,6 +100,9 @@ struct ServerBenchmark {
         let options = CallOptions(timeout: .seconds(600))
         // The connection and its TLS handshake are made before anything is timed.
         _ = try await client.unary(TrellisV1.HealthService.check, TrellisV1.HealthCheckRequest(), options: options)
+        // So is the start of the server: in --dev it runs an agent of its own, which
+        // connects (a mutual TLS handshake, both ends in trellisd) just after `ready`.
+        try await waitForLocalAgent(client, options)
         let cpuBefore = server.cpuMilliseconds()
         let otherWork = OtherWork()
 
@@ -120,6 +123,18 @@ struct ServerBenchmark {
             TrellisV1.EnvironmentService.get, TrellisV1.GetEnvironmentRequest(name: name), options: options)
         result.storedReady = status.resources.filter { $0.phase == "Ready" && $0.finishedAtUnixMs > 0 }.count
         (result.peakKiB, result.rssKiB) = server.memoryKiB()
+    }
+
+    /// Waits until the server lists a connected agent: its local one, in --dev.
+    private func waitForLocalAgent(_ client: RPCClient, _ options: CallOptions) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let agents = try await client.unary(
+                TrellisV1.AdminService.listAgents, TrellisV1.ListAgentsRequest(), options: options)
+            if agents.agents.contains(where: { $0.state == .connected }) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw BenchError("bench: trellisd's local agent did not connect within 30 s")
     }
 
     private func apply(
