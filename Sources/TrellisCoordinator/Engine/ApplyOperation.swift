@@ -96,30 +96,16 @@ extension EnvironmentEngine {
         }
     }
 
-    /// The plan of an environment that has no resources stored yet, and its message:
-    /// what an apply of a new environment starts from, made while its intent is written.
-    struct NewPlan: Sendable {
-        var plan: Plan
-        var message: TrellisV1.EnvironmentPlan
-
-        init(_ resolved: ResolvedEnvironment) throws {
-            plan = try EnvironmentEngine.diff(resolved, [])
-            message = EnvironmentEngine.planMessage(resolved, plan)
-        }
-    }
-
-    /// Applies one admitted environment to completion; one with a `newPlan` (its record
-    /// was created by this apply) has no resources stored.
-    func runApply(_ admitted: AdmittedEnvironment, newPlan: NewPlan? = nil) async {
+    /// Applies one admitted environment to completion; one that `isNew` (its record was
+    /// created by this apply) has no resources stored.
+    func runApply(_ admitted: AdmittedEnvironment, isNew: Bool = false) async {
         let resolved = admitted.resolved
         let name = resolved.name
         do {
-            let records = newPlan != nil ? [] : try await store.resources(inEnvironment: name)
-            let plan = try newPlan?.plan ?? Self.diff(resolved, records)
+            let records = isNew ? [] : try await store.resources(inEnvironment: name)
+            let plan = try Self.diff(resolved, records)
             let recordsByName = Dictionary(uniqueKeysWithValues: records.map { ($0.name, $0) })
-            publish(
-                name, .planned, phase: EnvironmentPhase.applying,
-                plan: newPlan?.message ?? Self.planMessage(resolved, plan))
+            publish(name, .planned, phase: EnvironmentPhase.applying, plan: Self.planMessage(resolved, plan))
 
             // Every desired resource that has to run and has a row already, as Pending, in
             // one write, so that no reader takes its old phase for its state. Those without

@@ -166,22 +166,12 @@ public actor EnvironmentEngine {
                     ? .createEnvironment(record) : .replaceEnvironment(record, expectedRevision: existing!.revision))
             batch.append(.appendJournal(journal(environment.resolved.name, nil, Operation.apply, .intent)))
         }
-        // An environment stored just now has no resources yet, so its plan needs no read
-        // of the store: it is made on another task while the intent is flushed.
-        let newEnvironments = admitted.environments.filter { new.contains($0.resolved.name) }
-        async let newPlans = newEnvironments.map { environment in
-            (environment.resolved.name, Result { try NewPlan(environment.resolved) })
-        }
         if !batch.isEmpty { try await persist(batch) }
-        var plans: [String: NewPlan] = [:]
-        for (name, plan) in await newPlans {
-            // A plan that fails is made again, and fails, where the apply can report it.
-            if case .success(let plan) = plan { plans[name] = plan }
-        }
         let events = hub.subscribe(to: Set(names), unbounded: true)
         for environment in admitted.environments {
-            let newPlan = plans[environment.resolved.name]
-            launch(environment.resolved.name) { engine in await engine.runApply(environment, newPlan: newPlan) }
+            // An environment stored just now has no resources yet: none to read.
+            let isNew = new.contains(environment.resolved.name)
+            launch(environment.resolved.name) { engine in await engine.runApply(environment, isNew: isNew) }
         }
         return (admitted.documents, names, events)
     }
