@@ -177,6 +177,62 @@ struct TransitionLogTests {
         }
     }
 
+    /// Lets the database grow no further than it is, or as far as SQLite allows again.
+    static func limitPages(_ store: SQLiteStore, _ limited: Bool) async throws {
+        try await store.withConnection { connection in
+            let pages = try connection.queryFirst("PRAGMA page_count", operation: "test") { $0.int64(0) } ?? 1
+            _ = try connection.queryFirst(
+                "PRAGMA max_page_count = \(limited ? pages : 1_073_741_823)", operation: "test"
+            ) { $0.int64(0) }
+        }
+    }
+
+    static func bigResource() -> ResourceRecord {
+        var record = sampleResource("big", in: "env")
+        record.params = #"{"blob":""# + String(repeating: "x", count: 200_000) + #""}"#
+        return record
+    }
+
+    @Test("a logged batch the database cannot take yet (it is full) stays logged and lands once there is room")
+    func fullDatabaseIsTriedAgain() async throws {
+        try await withStore { store, _ in
+            try await store.createEnvironment(sampleEnvironment("env"))
+            try await Self.limitPages(store, true)
+            let big = Self.bigResource()
+            try await store.write(StoreBatch([.upsertResource(big)], durability: .logged))
+            // Acknowledged and in the log; the database does not have it, and reads go on.
+            #expect(try await store.resource(inEnvironment: "env", named: "big") == nil)
+            #expect((store.transitionLogOffset ?? 0) > 0)
+
+            try await Self.limitPages(store, false)
+            let deadline = ContinuousClock.now + .seconds(20)
+            var landed: ResourceRecord?
+            while landed == nil && ContinuousClock.now < deadline {
+                landed = try await store.resource(inEnvironment: "env", named: "big")
+                if landed == nil { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(landed?.params == big.params)
+            #expect(store.transitionLogOffset == 0)
+        }
+    }
+
+    @Test("a logged batch still waiting for room when the store closes is applied when it opens again")
+    func fullDatabaseAtCloseIsReplayed() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await SQLiteStore.open(directory: directory)
+            try await store.createEnvironment(sampleEnvironment("env"))
+            try await Self.limitPages(store, true)
+            let big = Self.bigResource()
+            try await store.write(StoreBatch([.upsertResource(big)], durability: .logged))
+            #expect(try await store.resource(inEnvironment: "env", named: "big") == nil)
+            await store.close()
+
+            let reopened = try await SQLiteStore.open(directory: directory)
+            #expect(try await reopened.resource(inEnvironment: "env", named: "big")?.params == big.params)
+            await reopened.close()
+        }
+    }
+
     @Test("a schema without the log's table writes logged batches like written ones")
     func olderSchemaHasNoLog() async throws {
         try await withTemporaryDirectory { directory in

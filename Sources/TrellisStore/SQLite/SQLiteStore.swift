@@ -250,6 +250,12 @@ public final class SQLiteStore: StateStore {
     /// Where the transition log's next record goes, nil without a log: for tests.
     var transitionLogOffset: Int? { log?.writtenBytes }
 
+    /// Runs `body` on the database thread, between its commits: for tests that need the
+    /// connection itself (to make the database full, say).
+    func withConnection(_ body: @escaping @Sendable (SQLiteConnection) throws -> Void) async throws {
+        try await read(body)
+    }
+
     /// Counters of the commits so far.
     public var statistics: SQLiteStoreStatistics { recorder.current }
 

@@ -89,7 +89,8 @@ final class DatabaseWorker: @unchecked Sendable {
                 let end = min(start + Self.maximumBatchesPerCommit, writes.count)
                 let group = writes[start..<end]
                 let logged = group.lazy.compactMap(\.logSequence).max()
-                let (results, committed) = commit(group.map(\.batch), loggedThrough: logged)
+                let (results, committed) = commit(
+                    group.map(\.batch), loggedThrough: logged, isLogged: group.map { $0.logSequence != nil })
                 if committed, let logged { log?.markApplied(through: logged) }
                 for (write, result) in zip(group, results) {
                     if let continuation = write.continuation {
@@ -127,7 +128,7 @@ final class DatabaseWorker: @unchecked Sendable {
     /// Commits one batch on the caller's thread, which holds the queue's claim; leaves a
     /// checkpoint, when one is due, to the database thread.
     func commitNow(_ batch: StoreBatch) -> Result<StoreWriteResult, StoreError> {
-        let result = commit([batch], loggedThrough: nil).results[0]
+        let result = commit([batch], loggedThrough: nil, isLogged: [false]).results[0]
         statistics.record { $0.directCommits += 1 }
         if connection.framesInWAL >= Self.checkpointFrames && !checkpointQueued {
             checkpointQueued = queue.submit(.checkpoint)
@@ -148,9 +149,12 @@ final class DatabaseWorker: @unchecked Sendable {
     /// Applies a group of batches in one transaction, each inside a savepoint so that a
     /// failing batch is undone alone, then commits; returns each batch's result, and
     /// whether the transaction committed. With `loggedThrough`, the group holds logged
-    /// batches up to that sequence number, which the transaction records.
+    /// batches (`isLogged`) up to that sequence number, which the transaction records.
+    /// A logged batch may fail alone only when the database refuses it (a constraint:
+    /// its environment is gone); any other failure of one (the disk is full) fails the
+    /// whole transaction, so that the batch is tried again rather than recorded as applied.
     private func commit(
-        _ group: [StoreBatch], loggedThrough: UInt64?
+        _ group: [StoreBatch], loggedThrough: UInt64?, isLogged: [Bool]
     ) -> (results: [Result<StoreWriteResult, StoreError>], committed: Bool) {
         var committed = false
         var results: [Result<StoreWriteResult, StoreError>] = []
@@ -187,6 +191,9 @@ final class DatabaseWorker: @unchecked Sendable {
                         throw StoreError(code: .database, message: "store: transaction rolled back by SQLite")
                     }
                 }
+            }
+            for (result, logged) in zip(results, isLogged) where logged {
+                if case .failure(let error) = result, error.code != .constraint { throw error }
             }
             if let loggedThrough {
                 try connection.run(
