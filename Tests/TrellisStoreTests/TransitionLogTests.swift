@@ -27,6 +27,15 @@ struct TransitionLogTests {
         }
     }
 
+    /// The path of a closed database in `directory` with the environment `env`.
+    static func databaseWithEnvironment(in directory: String) async throws -> String {
+        let path = directory + "/" + SQLiteStore.fileName
+        let store = try await SQLiteStore.open(path: path)
+        try await store.createEnvironment(sampleEnvironment("env"))
+        await store.close()
+        return path
+    }
+
     @Test("a logged write is read back as soon as it returns, and the log starts over once the database has it")
     func loggedWritesAreReadBack() async throws {
         try await withStore { store, directory in
@@ -56,10 +65,7 @@ struct TransitionLogTests {
     @Test("a store opening applies the logged batches its database lacks, then empties the log")
     func recoveryAppliesWhatTheDatabaseLacks() async throws {
         try await withTemporaryDirectory { directory in
-            let path = directory + "/" + SQLiteStore.fileName
-            let first = try await SQLiteStore.open(path: path)
-            try await first.createEnvironment(sampleEnvironment("env"))
-            await first.close()
+            let path = try await Self.databaseWithEnvironment(in: directory)
 
             // What a process killed before its database thread got to them leaves.
             try Self.writeLog(
@@ -101,10 +107,7 @@ struct TransitionLogTests {
     @Test("reading the log stops at a damaged record, at a gap, and at records left from before it started over")
     func recoveryStopsWhereTheLogStopsCheckingOut() async throws {
         try await withTemporaryDirectory { directory in
-            let path = directory + "/" + SQLiteStore.fileName
-            let store = try await SQLiteStore.open(path: path)
-            try await store.createEnvironment(sampleEnvironment("env"))
-            await store.close()
+            let path = try await Self.databaseWithEnvironment(in: directory)
             let logPath = TransitionLog.path(forDatabase: path)
             let batches: [[StoreMutation]] = ["a", "b", "c"].map { [.upsertResource(sampleResource($0, in: "env"))] }
 

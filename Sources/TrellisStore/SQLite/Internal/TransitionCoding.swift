@@ -167,10 +167,12 @@ struct ByteReader {
 
     mutating func int64() -> Int64? { uint64().map { Int64(bitPattern: $0) } }
 
-    mutating func optionalInt64() -> Int64?? {
+    /// A presence byte, then the value `read` reads when it is 1: nil for bytes that are
+    /// neither, `.some(nil)` for an absent value.
+    mutating func optional<Value>(_ read: (inout ByteReader) -> Value?) -> Value?? {
         switch byte() {
         case 0: return .some(nil)
-        case 1: return int64().map { .some($0) }
+        case 1: return read(&self).map { .some($0) }
         default: return nil
         }
     }
@@ -180,14 +182,6 @@ struct ByteReader {
         let utf8 = bytes[position..<position + Int(count)]
         position += Int(count)
         return String(validating: utf8, as: UTF8.self)
-    }
-
-    mutating func optionalString() -> String?? {
-        switch byte() {
-        case 0: return .some(nil)
-        case 1: return string().map { .some($0) }
-        default: return nil
-        }
     }
 
     mutating func record() -> ResourceRecord? {
@@ -200,8 +194,9 @@ struct ByteReader {
             guard let key = string() else { return nil }
             secretOutputKeys.append(key)
         }
-        guard let attempts = int64(), let startedAt = optionalInt64(), let finishedAt = optionalInt64(),
-            let lastError = optionalString(), let agent = optionalString(), let health = string(),
+        guard let attempts = int64(), let startedAt = optional({ $0.int64() }),
+            let finishedAt = optional({ $0.int64() }), let lastError = optional({ $0.string() }),
+            let agent = optional({ $0.string() }), let health = string(),
             let healthMessage = string(), let drift = string()
         else { return nil }
         return ResourceRecord(
