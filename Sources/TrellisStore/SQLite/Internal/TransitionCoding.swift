@@ -149,21 +149,19 @@ struct ByteReader {
         return bytes[position]
     }
 
-    mutating func uint32() -> UInt32? {
-        guard bytes.endIndex - position >= 4 else { return nil }
-        var value: UInt32 = 0
-        for offset in (0..<4).reversed() { value = value << 8 | UInt32(bytes[position + offset]) }
-        position += 4
+    /// An unsigned integer of `Value`'s width, little-endian.
+    mutating func integer<Value: FixedWidthInteger & UnsignedInteger>(_: Value.Type) -> Value? {
+        let width = MemoryLayout<Value>.size
+        guard bytes.endIndex - position >= width else { return nil }
+        var value: Value = 0
+        for offset in (0..<width).reversed() { value = value << 8 | Value(bytes[position + offset]) }
+        position += width
         return value
     }
 
-    mutating func uint64() -> UInt64? {
-        guard bytes.endIndex - position >= 8 else { return nil }
-        var value: UInt64 = 0
-        for offset in (0..<8).reversed() { value = value << 8 | UInt64(bytes[position + offset]) }
-        position += 8
-        return value
-    }
+    mutating func uint32() -> UInt32? { integer(UInt32.self) }
+
+    mutating func uint64() -> UInt64? { integer(UInt64.self) }
 
     mutating func int64() -> Int64? { uint64().map { Int64(bitPattern: $0) } }
 
