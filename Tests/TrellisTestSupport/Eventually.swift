@@ -1,9 +1,11 @@
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
 ///
 /// Tests wait for states, never for fixed delays; the timeout is generous so that a
-/// loaded machine slows a test down rather than failing it.
+/// loaded machine slows a test down rather than failing it. The whole suite keeps both
+/// CPUs of a 2-core machine busy, and a test's tasks can wait 20 s for a thread there, so
+/// the default is a minute.
 public func eventually(
-    timeout: Duration = .seconds(20),
+    timeout: Duration = .seconds(60),
     poll: Duration = .milliseconds(10),
     _ condition: () async throws -> Bool
 ) async rethrows -> Bool {
