@@ -85,9 +85,23 @@ final class DatabaseWorker: @unchecked Sendable {
             }
 
             var start = 0
+            // Once logged batches could not be committed, nothing after them is: later
+            // logged batches wait with them, in order, and the other writes fail with them.
+            var stoppedBy: StoreError?
             while start < writes.count {
                 let end = min(start + Self.maximumBatchesPerCommit, writes.count)
                 let group = writes[start..<end]
+                if let stoppedBy {
+                    for write in group {
+                        if let continuation = write.continuation {
+                            continuation.resume(throwing: stoppedBy)
+                        } else {
+                            retry.append(write)
+                        }
+                    }
+                    start = end
+                    continue
+                }
                 let logged = group.lazy.compactMap(\.logSequence).max()
                 let (results, committed) = commit(
                     group.map(\.batch), loggedThrough: logged, isLogged: group.map { $0.logSequence != nil })
@@ -97,6 +111,7 @@ final class DatabaseWorker: @unchecked Sendable {
                         continuation.resume(with: result.mapError { $0 as any Error })
                     } else if !committed {
                         retry.append(write)
+                        if stoppedBy == nil, case .failure(let error) = result { stoppedBy = error }
                     } else if case .failure(let error) = result {
                         logger.error(
                             "store dropped a logged batch the database refused",
