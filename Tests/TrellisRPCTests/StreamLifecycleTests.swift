@@ -10,6 +10,8 @@ private let hang = MethodDescriptor<EchoV1.EchoRequest, EchoV1.EchoResponse>(
     service: "test.Lifecycle", method: "Hang", kind: .serverStreaming)
 private let flood = MethodDescriptor<EchoV1.EchoRequest, EchoV1.EchoResponse>(
     service: "test.Lifecycle", method: "Flood", kind: .serverStreaming)
+private let burstThenFail = MethodDescriptor<EchoV1.EchoRequest, EchoV1.EchoResponse>(
+    service: "test.Lifecycle", method: "BurstThenFail", kind: .serverStreaming)
 
 /// Handlers that report what happened to them through a probe.
 private func lifecycleHandlers(_ probe: Probe) -> (inout RPCRouter) -> Void {
@@ -41,6 +43,15 @@ private func lifecycleHandlers(_ probe: Probe) -> (inout RPCRouter) -> Void {
                 }
             })
         // Writes 1 KiB responses as fast as the client lets it.
+        router.register(
+            burstThenFail,
+            serverStreaming: { request, writer, _ in
+                for index in 0..<request.count {
+                    try await writer.write(EchoV1.EchoResponse(payload: [7], sequence: index))
+                }
+                probe.add("burst done")
+                throw RPCError(.aborted, "test: failed after the burst")
+            })
         router.register(
             flood,
             serverStreaming: { _, writer, _ in
@@ -161,6 +172,27 @@ struct StreamLifecycleTests {
         }
         #expect((error as? RPCError)?.code == .cancelled)
         #expect(await eventually { probe["cancelled"] == 1 })
+        await client.close()
+        await server.stop()
+    }
+
+    @Test("responses that arrived while the reader was away come in order, then the error that followed them")
+    func backlogThenError() async throws {
+        let probe = Probe()
+        let server = try await TestRPCServer.start(configure: lifecycleHandlers(probe))
+        let client = try server.makeClient()
+        var sequences: [UInt32] = []
+        let error = await #expect(throws: RPCError.self) {
+            try await client.serverStreaming(burstThenFail, EchoV1.EchoRequest(count: 200)) { responses in
+                var iterator = responses.makeAsyncIterator()
+                if let first = try await iterator.next() { sequences.append(first.sequence) }
+                // The server has written the other 199 and failed before the reader goes on.
+                #expect(await eventually { probe["burst done"] == 1 })
+                while let response = try await iterator.next() { sequences.append(response.sequence) }
+            }
+        }
+        #expect(sequences == Array(0..<200))
+        #expect(error?.code == .aborted)
         await client.close()
         await server.stop()
     }

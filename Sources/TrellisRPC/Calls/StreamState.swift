@@ -91,14 +91,7 @@ final class StreamState {
     func nextInbound() -> NextInbound {
         if let terminated { return .failed(terminated) }
         if let readerAbandoned { return .failed(readerAbandoned) }
-        if inboundHead < inbound.count {
-            let bytes = inbound[inboundHead]
-            inbound[inboundHead] = []
-            inboundHead += 1
-            if inboundHead == inbound.count {
-                inbound.removeAll(keepingCapacity: inbound.count < 64)
-                inboundHead = 0
-            }
+        if let bytes = popInbound() {
             return .message(bytes, credit: consumed(bytes.count))
         }
         if inboundFinished {
@@ -106,6 +99,39 @@ final class StreamState {
             return .end
         }
         return .wait
+    }
+
+    /// The first queued message, if any, taken off the queue.
+    private func popInbound() -> [UInt8]? {
+        guard inboundHead < inbound.count else { return nil }
+        let bytes = inbound[inboundHead]
+        inbound[inboundHead] = []
+        inboundHead += 1
+        if inboundHead == inbound.count {
+            inbound.removeAll(keepingCapacity: inbound.count < 64)
+            inboundHead = 0
+        }
+        return bytes
+    }
+
+    /// Takes every queued message, up to `limit`, without counting them consumed: the
+    /// reader buffers them and reports them with ``consume(_:)`` once it has used them, so
+    /// that a reader that stops still stops the peer at the window. Also says whether the
+    /// stream ended after them; throws when it failed and nothing is left to take.
+    func takeQueuedUnconsumed(limit: Int) throws -> (messages: [[UInt8]], ended: Bool) {
+        if let terminated { throw terminated }
+        if let readerAbandoned { throw readerAbandoned }
+        var messages: [[UInt8]] = []
+        while messages.count < limit, let bytes = popInbound() { messages.append(bytes) }
+        guard messages.isEmpty, inboundFinished else { return (messages, false) }
+        if let inboundError { throw inboundError }
+        return ([], true)
+    }
+
+    /// Counts `count` bytes of messages taken with ``takeQueuedUnconsumed(limit:)`` as
+    /// consumed; returns the credit to grant the peer, if any is due.
+    func consume(_ count: Int) -> UInt32? {
+        consumed(count)
     }
 
     /// Parks a reader until a message, the end, or termination arrives; resumes it at

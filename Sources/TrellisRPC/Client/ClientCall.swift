@@ -42,6 +42,10 @@ struct ClientCall: Sendable {
             received = try await connection.receive(streamID)
         }
         guard let bytes = received else { return nil }
+        return try decode(Response.self, bytes)
+    }
+
+    func decode<Response: WireMessage>(_ type: Response.Type, _ bytes: [UInt8]) throws -> Response {
         do {
             return try Response(decoding: bytes)
         } catch {
@@ -53,15 +57,47 @@ struct ClientCall: Sendable {
 
 /// The responses of a call, decoded as they are consumed; the sequence ends when the
 /// server closes the call with OK and throws its ``RPCError`` otherwise.
+///
+/// A reader off the connection's loop takes every response that has arrived in one hop
+/// to the loop, and decodes them one by one as it goes.
 public struct RPCResponseStream<Response: WireMessage>: AsyncSequence, Sendable {
     public typealias Element = Response
     let call: ClientCall
 
+    /// The most responses taken in one hop.
+    static var batchLimit: Int { 256 }
+
     public struct AsyncIterator: AsyncIteratorProtocol {
         let call: ClientCall
+        private var taken: [[UInt8]] = []
+        private var position = 0
+        private var ended = false
+        /// Bytes of `taken` used and not yet reported to the stream, which counts them
+        /// consumed (and grants the peer credit) with the next take.
+        private var used = 0
+        /// Whether the stream counted `taken` consumed when it handed it over.
+        private var takenCounted = true
+
+        init(call: ClientCall) { self.call = call }
 
         public mutating func next() async throws -> Response? {
-            try await call.receive(Response.self)
+            if position == taken.count {
+                if ended { return nil }
+                if call.connection.ifOnLoop({ _ in true }) == true {
+                    return try await call.receive(Response.self)
+                }
+                let report = used
+                used = 0
+                (taken, ended, takenCounted) = try await call.connection.receiveQueued(
+                    call.streamID, limit: RPCResponseStream.batchLimit, used: report)
+                position = 0
+                if taken.isEmpty { return nil }
+            }
+            let bytes = taken[position]
+            taken[position] = []
+            position += 1
+            if !takenCounted { used += bytes.count }
+            return try call.decode(Response.self, bytes)
         }
     }
 

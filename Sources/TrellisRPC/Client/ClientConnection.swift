@@ -290,6 +290,23 @@ actor ClientConnection: TransportDelegate, LoopBoundActor {
         return try stream.takeNow { transport.send(Frames.credit(id, bytes: $0)) }
     }
 
+    /// Every message of stream `id` that is here (at least one, waiting for it if none
+    /// is), and whether the stream ended after them: one hop to the loop for a stream's
+    /// backlog, where ``receive(_:)`` takes one per message. `used` is how many bytes of
+    /// the messages this returned before the reader has consumed since, which earns the
+    /// peer its credit; `counted` says whether the messages returned now are counted
+    /// consumed already (the one a waiting reader was handed) or are to be reported.
+    func receiveQueued(
+        _ id: UInt32, limit: Int, used: Int
+    ) async throws -> (messages: [[UInt8]], ended: Bool, counted: Bool) {
+        guard let stream = streams[id] else { throw closedError ?? RPCError(.cancelled, "rpc: call ended") }
+        if used > 0, let credit = stream.consume(used) { transport.send(Frames.credit(id, bytes: credit)) }
+        let queued = try stream.takeQueuedUnconsumed(limit: limit)
+        if !queued.messages.isEmpty || queued.ended { return (queued.messages, queued.ended, false) }
+        guard let bytes = try await receive(id) else { return ([], true, true) }
+        return ([bytes], false, true)
+    }
+
     func receive(_ id: UInt32) async throws -> [UInt8]? {
         switch try receiveNow(id) {
         case .message(let bytes):
