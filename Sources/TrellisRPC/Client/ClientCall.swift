@@ -83,7 +83,9 @@ public struct RPCResponseStream<Response: WireMessage>: AsyncSequence, Sendable 
         public mutating func next() async throws -> Response? {
             if position == taken.count {
                 if ended { return nil }
-                if call.connection.ifOnLoop({ _ in true }) == true {
+                // On the loop, a message costs no hop: take them one at a time (once what
+                // was taken before has been reported).
+                if used == 0, call.connection.ifOnLoop({ _ in true }) == true {
                     return try await call.receive(Response.self)
                 }
                 let report = used
