@@ -12,6 +12,11 @@ struct LogPreallocationTests {
         try await withTemporaryDirectory { (directory) throws in
             let store = try await SQLiteStore.open(directory: directory, preallocatingLog: true)
             #expect(try logSize(directory) == Self.preallocated)
+            // The transition log is written out too, to its own size.
+            let transitions =
+                try FileManager.default.attributesOfItem(
+                    atPath: directory + "/" + SQLiteStore.fileName + "-transitions")[.size] as? Int
+            #expect(transitions == SQLiteStore.preallocatedTransitionLogBytes)
             try await store.createEnvironment(sampleEnvironment("filled"))
             for index in 0..<200 {
                 try await store.write(

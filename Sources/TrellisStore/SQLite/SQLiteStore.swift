@@ -268,7 +268,7 @@ public final class SQLiteStore: StateStore {
         if batch.isEmpty { return StoreWriteResult(outcomes: []) }
         if batch.durability == .logged, let log, batch.mutations.allSatisfy(TransitionCoding.isLoggable) {
             try log.append(batch.mutations, refusal: closedError) { sequence in
-                queue.enqueue(.write(PendingWrite(batch: batch, continuation: nil, logSequence: sequence)))
+                queue.enqueue(.write(PendingWrite(batch: batch, owner: .log(sequence: sequence))))
             }
             queue.wake()
             recorder.record { $0.loggedBatches += 1 }
@@ -283,7 +283,7 @@ public final class SQLiteStore: StateStore {
             return try worker.commitNow(batch).get()
         }
         return try await withCheckedThrowingContinuation { continuation in
-            if !queue.submit(.write(PendingWrite(batch: batch, continuation: continuation))) {
+            if !queue.submit(.write(PendingWrite(batch: batch, owner: .caller(continuation)))) {
                 continuation.resume(throwing: closedError)
             }
         }
@@ -368,7 +368,7 @@ extension SQLiteStore {
 
 /// Writes zeros from the end of the file at `path` up to `size` bytes and flushes it;
 /// returns how many bytes were written, or `nil` when there is no such file.
-private func extendWithZeros(_ path: String, to size: Int) throws(StoreError) -> Int? {
+func extendWithZeros(_ path: String, to size: Int) throws(StoreError) -> Int? {
     func failure(_ call: String) -> StoreError {
         let code = errno
         return StoreError(

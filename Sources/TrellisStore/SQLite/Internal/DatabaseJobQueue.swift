@@ -2,13 +2,30 @@
 import Glibc
 #endif
 
-/// A write waiting for its commit: the batch and the caller to resume once it is durable,
-/// or, for a batch in the transition log, its sequence number there (its writer has gone
-/// on already).
+/// A write waiting for its commit: the batch, and who learns how it went.
 struct PendingWrite: Sendable {
+    enum Owner: Sendable {
+        /// The caller, resumed once the batch is durable.
+        case caller(CheckedContinuation<StoreWriteResult, any Error>)
+        /// Nobody: the batch is in the transition log with this sequence number, and its
+        /// writer has gone on already.
+        case log(sequence: UInt64)
+    }
+
     let batch: StoreBatch
-    let continuation: CheckedContinuation<StoreWriteResult, any Error>?
-    var logSequence: UInt64? = nil
+    let owner: Owner
+
+    /// The caller waiting for the batch, if one is.
+    var continuation: CheckedContinuation<StoreWriteResult, any Error>? {
+        if case .caller(let continuation) = owner { return continuation }
+        return nil
+    }
+
+    /// The batch's sequence number in the transition log, if it is a logged one.
+    var logSequence: UInt64? {
+        if case .log(let sequence) = owner { return sequence }
+        return nil
+    }
 }
 
 /// Work for the database thread.

@@ -56,15 +56,11 @@ final class TransitionLog: @unchecked Sendable {
         precondition(pthread_mutex_init(mutex, nil) == 0, "store: pthread_mutex_init failed")
         guard ftruncate(descriptor, 0) == 0 else { throw Self.failure("ftruncate", path) }
         if let preallocatedBytes, preallocatedBytes > 0 {
-            let zeros = [UInt8](repeating: 0, count: min(preallocatedBytes, 1 << 20))
-            var written = 0
-            while written < preallocatedBytes {
-                let count = min(zeros.count, preallocatedBytes - written)
-                try Self.writeAll(descriptor, zeros, count, at: written, path: path)
-                written += count
-            }
+            // Flushed there, as the write-ahead log's zeros are.
+            _ = try extendWithZeros(path, to: preallocatedBytes)
+        } else {
+            guard fsync(descriptor) == 0 else { throw Self.failure("fsync", path) }
         }
-        guard fsync(descriptor) == 0 else { throw Self.failure("fsync", path) }
     }
 
     deinit {
