@@ -115,7 +115,7 @@ final class StreamState {
     }
 
     /// Takes every queued message, up to `limit`, without counting them consumed: the
-    /// reader buffers them and reports them with ``consume(_:)`` once it has used them, so
+    /// reader buffers them and reports them with ``consumed(_:)`` once it has used them, so
     /// that a reader that stops still stops the peer at the window. Also says whether the
     /// stream ended after them; throws when it failed and nothing is left to take.
     func takeQueuedUnconsumed(limit: Int) throws -> (messages: [[UInt8]], ended: Bool) {
@@ -126,12 +126,6 @@ final class StreamState {
         guard messages.isEmpty, inboundFinished else { return (messages, false) }
         if let inboundError { throw inboundError }
         return ([], true)
-    }
-
-    /// Counts `count` bytes of messages taken with ``takeQueuedUnconsumed(limit:)`` as
-    /// consumed; returns the credit to grant the peer, if any is due.
-    func consume(_ count: Int) -> UInt32? {
-        consumed(count)
     }
 
     /// Parks a reader until a message, the end, or termination arrives; resumes it at
@@ -158,8 +152,10 @@ final class StreamState {
         return nil
     }
 
-    /// Records consumption; returns credit to grant once half the window is consumed.
-    private func consumed(_ count: Int) -> UInt32? {
+    /// Records consumption (of messages a reader was handed, or took with
+    /// ``takeQueuedUnconsumed(limit:)`` and has used since); returns credit to grant once
+    /// half the window is consumed.
+    func consumed(_ count: Int) -> UInt32? {
         uncredited += count
         guard uncredited >= initialWindow / 2 else { return nil }
         let grant = uncredited

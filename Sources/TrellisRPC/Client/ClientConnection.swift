@@ -300,7 +300,7 @@ actor ClientConnection: TransportDelegate, LoopBoundActor {
         _ id: UInt32, limit: Int, used: Int
     ) async throws -> (messages: [[UInt8]], ended: Bool, counted: Bool) {
         guard let stream = streams[id] else { throw closedError ?? RPCError(.cancelled, "rpc: call ended") }
-        if used > 0, let credit = stream.consume(used) { transport.send(Frames.credit(id, bytes: credit)) }
+        if used > 0, let credit = stream.consumed(used) { transport.send(Frames.credit(id, bytes: credit)) }
         let queued = try stream.takeQueuedUnconsumed(limit: limit)
         if !queued.messages.isEmpty || queued.ended { return (queued.messages, queued.ended, false) }
         guard let bytes = try await receive(id) else { return ([], true, true) }
