@@ -27,7 +27,12 @@ struct YAMLReader {
             return ([], [error])
         }
         guard !bytes.isEmpty else { return ([], []) }
+        if let read = FastYAMLReader(file: file, limits: limits).read(bytes) { return read }
+        return readWithLibYAML(bytes)
+    }
 
+    /// Reads `bytes` through libyaml, whatever they hold.
+    func readWithLibYAML(_ bytes: [UInt8]) -> (documents: [RawDocument], errors: [SpecError]) {
         let input = JSONSurrogates.rewrite(bytes)
         var state = EventState(file: file, limits: limits)
         input.withUnsafeBufferPointer { buffer in
@@ -57,8 +62,9 @@ struct YAMLReader {
     }
 }
 
-/// The tree being built from the events of one input.
-private struct EventState {
+/// The tree being built from the events of one input: libyaml's, or those of
+/// `FastYAMLReader`, which calls the same methods.
+struct EventState {
     /// A list or map still receiving its children.
     struct Container {
         /// A list's items, or a map's values.
@@ -145,92 +151,112 @@ private struct EventState {
         )
     }
 
+    /// Builds the tree from one of libyaml's events.
     mutating func handle(_ event: inout yaml_event_t) {
         let mark = SourceMark(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
         switch event.type {
         case YAML_DOCUMENT_START_EVENT:
-            documentIndex += 1
-            stack = []
-            root = nil
-            anchors = [:]
-            openAnchors = []
-            expanded = 0
-            abandoned = false
-
+            startDocument()
         case YAML_DOCUMENT_END_EVENT:
-            if !abandoned {
-                documents.append(RawDocument(index: documentIndex, root: root ?? SpecValue(.null, mark: mark)))
-            }
-
-        case _ where abandoned:
-            break
-
+            endDocument(mark: mark)
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
-            let text = string(scalar.value, Int(scalar.length))
-            let anchor = optionalString(scalar.anchor)
-            let tag = optionalString(scalar.tag)
-            if awaitsKey {
-                takeKey(text, mark: mark)
-                if let anchor { anchors[anchor] = (.string(text), 1) }
-                return
-            }
-            let value = resolveScalar(text, plain: scalar.style == YAML_PLAIN_SCALAR_STYLE, tag: tag, mark: mark)
-            if let anchor { anchors[anchor] = (value, 1) }
-            add(value, size: 1)
-
+            self.scalar(
+                string(scalar.value, Int(scalar.length)), plain: scalar.style == YAML_PLAIN_SCALAR_STYLE,
+                tag: optionalString(scalar.tag), anchor: optionalString(scalar.anchor), mark: mark)
         case YAML_ALIAS_EVENT:
-            let name = optionalString(event.data.alias.anchor) ?? ""
-            expandAlias(name, mark: mark)
-
-        case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
-            let isMap = event.type == YAML_MAPPING_START_EVENT
-            let anchor = isMap ? event.data.mapping_start.anchor : event.data.sequence_start.anchor
-            let tag = optionalString(isMap ? event.data.mapping_start.tag : event.data.sequence_start.tag)
-            if awaitsKey {
-                report(.invalidKey, mark, "a map key must be a scalar, not a \(isMap ? "map" : "list")")
-                abandon()
-                return
-            }
-            if let tag, !Self.collectionTags.contains(tag) {
-                report(.unsupportedTag, mark, "unsupported tag \(quoted(tag))")
-            }
-            guard stack.count < limits.maxNestingDepth else {
-                report(
-                    .nestingTooDeep,
-                    mark,
-                    "lists and maps nest deeper than the limit of \(limits.maxNestingDepth)"
-                )
-                abandon()
-                return
-            }
-            let name = optionalString(anchor)
-            if let name { openAnchors.insert(name) }
-            // Most lists and maps of a spec are small: room for four saves regrowing.
-            var container = Container(keys: isMap ? [] : nil, mark: mark, anchor: name)
-            container.items.reserveCapacity(4)
-            container.keys?.reserveCapacity(4)
-            stack.append(container)
-
+            alias(optionalString(event.data.alias.anchor) ?? "", mark: mark)
+        case YAML_SEQUENCE_START_EVENT:
+            let start = event.data.sequence_start
+            startCollection(
+                isMap: false, tag: optionalString(start.tag), anchor: optionalString(start.anchor), mark: mark)
+        case YAML_MAPPING_START_EVENT:
+            let start = event.data.mapping_start
+            startCollection(
+                isMap: true, tag: optionalString(start.tag), anchor: optionalString(start.anchor), mark: mark)
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-            guard let container = stack.popLast() else { return }
-            let value: SpecValue
-            if let keys = container.keys {
-                value = SpecValue(
-                    .map(SpecMap(keys: keys, values: container.items, positions: container.positions)),
-                    mark: container.mark)
-            } else {
-                value = SpecValue(.list(container.items), mark: container.mark)
-            }
-            if let anchor = container.anchor {
-                openAnchors.remove(anchor)
-                anchors[anchor] = (value, container.size)
-            }
-            add(value, size: container.size)
-
+            endCollection()
         default:
             break
         }
+    }
+
+    mutating func startDocument() {
+        documentIndex += 1
+        stack = []
+        root = nil
+        anchors = [:]
+        openAnchors = []
+        expanded = 0
+        abandoned = false
+    }
+
+    mutating func endDocument(mark: SourceMark) {
+        if !abandoned {
+            documents.append(RawDocument(index: documentIndex, root: root ?? SpecValue(.null, mark: mark)))
+        }
+    }
+
+    /// A scalar: a map's key when the innermost container awaits one, else a value.
+    mutating func scalar(_ text: String, plain: Bool, tag: String?, anchor: String?, mark: SourceMark) {
+        guard !abandoned else { return }
+        if awaitsKey {
+            takeKey(text, mark: mark)
+            if let anchor { anchors[anchor] = (.string(text), 1) }
+            return
+        }
+        let value = resolveScalar(text, plain: plain, tag: tag, mark: mark)
+        if let anchor { anchors[anchor] = (value, 1) }
+        add(value, size: 1)
+    }
+
+    mutating func alias(_ name: String, mark: SourceMark) {
+        guard !abandoned else { return }
+        expandAlias(name, mark: mark)
+    }
+
+    mutating func startCollection(isMap: Bool, tag: String?, anchor name: String?, mark: SourceMark) {
+        guard !abandoned else { return }
+        if awaitsKey {
+            report(.invalidKey, mark, "a map key must be a scalar, not a \(isMap ? "map" : "list")")
+            abandon()
+            return
+        }
+        if let tag, !Self.collectionTags.contains(tag) {
+            report(.unsupportedTag, mark, "unsupported tag \(quoted(tag))")
+        }
+        guard stack.count < limits.maxNestingDepth else {
+            report(
+                .nestingTooDeep,
+                mark,
+                "lists and maps nest deeper than the limit of \(limits.maxNestingDepth)"
+            )
+            abandon()
+            return
+        }
+        if let name { openAnchors.insert(name) }
+        // Most lists and maps of a spec are small: room for four saves regrowing.
+        var container = Container(keys: isMap ? [] : nil, mark: mark, anchor: name)
+        container.items.reserveCapacity(4)
+        container.keys?.reserveCapacity(4)
+        stack.append(container)
+    }
+
+    mutating func endCollection() {
+        guard !abandoned, let container = stack.popLast() else { return }
+        let value: SpecValue
+        if let keys = container.keys {
+            value = SpecValue(
+                .map(SpecMap(keys: keys, values: container.items, positions: container.positions)),
+                mark: container.mark)
+        } else {
+            value = SpecValue(.list(container.items), mark: container.mark)
+        }
+        if let anchor = container.anchor {
+            openAnchors.remove(anchor)
+            anchors[anchor] = (value, container.size)
+        }
+        add(value, size: container.size)
     }
 
     /// Ignores the rest of the current document after a limit stopped it.
