@@ -4,13 +4,14 @@
 /// The subset: printable ASCII and line feeds only; `---` document starts; block maps
 /// and lists (a list may stand at its map key's indentation); flow maps and lists, over
 /// several lines if need be; plain scalars on one line; single- and double-quoted scalars
-/// on one line; comments. Anything else (tabs, carriage returns, other bytes, anchors,
-/// aliases, tags, block scalars, multi-line scalars, complex keys, `...`, directives) and
-/// anything malformed makes ``read(_:)`` return nil, and `YAMLReader` reads the input
-/// with libyaml from the start, which also words every syntax error. So this reader
-/// never has to agree with libyaml on an error, only on the trees of the inputs it
-/// accepts; the differential tests check that on generated inputs and on every
-/// single-byte mutation of a set of documents.
+/// on one line; literal block scalars (`|`, `|-`, `|+`) whose indentation their first
+/// line sets; comments. Anything else (tabs, carriage returns, other bytes, anchors,
+/// aliases, tags, folded scalars, indentation indicators, multi-line plain and quoted
+/// scalars, complex keys, `...`, directives) and anything malformed makes ``read(_:)``
+/// return nil, and `YAMLReader` reads the input with libyaml from the start, which also
+/// words every syntax error. So this reader never has to agree with libyaml on an error,
+/// only on the trees of the inputs it accepts; the differential tests check that on
+/// generated inputs and on every single-byte change of a set of documents.
 struct FastYAMLReader {
     var file: String
     var limits: SpecLimits
@@ -218,24 +219,14 @@ private struct Parser {
     mutating func inlineNode(parent: Int, mapAllowed: Bool) throws(Unsupported) -> Int? {
         let start = position
         let startMark = mark
-        let first = current
-        let text: String
-        let plain: Bool
-        switch first {
-        case Byte.openBrace, Byte.openBracket:
+        if current == Byte.openBrace || current == Byte.openBracket {
             try flowCollection()
             skipSpaces()
             if current == Byte.colon { throw Unsupported() }
             return try endOfValue(parent: parent)
-        case Byte.doubleQuote, Byte.singleQuote:
-            text = try quotedScalar()
-            skipSpaces()
-            plain = false
-        default:
-            guard startsPlain(flow: false) else { throw Unsupported() }
-            text = plainScalar(flow: false)
-            plain = true
         }
+        let (text, plain) = try scalar(flow: false)
+        skipSpaces()
         if current == Byte.colon && Byte.isBlankOrEnd(byte(at: position + 1)) {
             guard mapAllowed, position - start <= 1024 else { throw Unsupported() }
             return try blockMapping(indent: start - lineStart, firstKey: text, mark: startMark)
@@ -278,15 +269,8 @@ private struct Parser {
     mutating func blockKey() throws(Unsupported) -> (String, SourceMark) {
         let start = position
         let keyMark = mark
-        let key: String
-        switch current {
-        case Byte.doubleQuote, Byte.singleQuote:
-            key = try quotedScalar()
-            skipSpaces()
-        default:
-            guard startsPlain(flow: false) else { throw Unsupported() }
-            key = plainScalar(flow: false)
-        }
+        let (key, _) = try scalar(flow: false)
+        skipSpaces()
         guard current == Byte.colon, Byte.isBlankOrEnd(byte(at: position + 1)), position - start <= 1024 else {
             throw Unsupported()
         }
@@ -355,17 +339,7 @@ private struct Parser {
     mutating func flowKey() throws(Unsupported) {
         let start = position
         let keyMark = mark
-        let key: String
-        let plain: Bool
-        switch current {
-        case Byte.doubleQuote, Byte.singleQuote:
-            key = try quotedScalar()
-            plain = false
-        default:
-            guard startsPlain(flow: true) else { throw Unsupported() }
-            key = plainScalar(flow: true)
-            plain = true
-        }
+        let (key, plain) = try scalar(flow: true)
         skipSpaces()
         guard current == Byte.colon, position - start <= 1024 else { throw Unsupported() }
         // After a plain key libyaml reads `:x` as part of the key; after a quoted one
@@ -380,24 +354,16 @@ private struct Parser {
     /// A value inside a flow collection.
     mutating func flowNode() throws(Unsupported) {
         let startMark = mark
-        switch current {
-        case Byte.openBrace, Byte.openBracket:
-            try flowCollection()
-        case Byte.doubleQuote, Byte.singleQuote:
-            let text = try quotedScalar()
-            state.scalar(text, plain: false, tag: nil, anchor: nil, mark: startMark)
-        default:
-            guard startsPlain(flow: true) else { throw Unsupported() }
-            let text = plainScalar(flow: true)
-            // A plain scalar that stopped at its line's end might go on on the next line.
-            if current == Byte.newline || current == Byte.end || current == Byte.hash {
-                try skipFlowSpace()
-                guard current == Byte.comma || current == Byte.closeBrace || current == Byte.closeBracket else {
-                    throw Unsupported()
-                }
+        if current == Byte.openBrace || current == Byte.openBracket { return try flowCollection() }
+        let (text, plain) = try scalar(flow: true)
+        // A plain scalar that stopped at its line's end might go on on the next line.
+        if plain && (current == Byte.newline || current == Byte.end || current == Byte.hash) {
+            try skipFlowSpace()
+            guard current == Byte.comma || current == Byte.closeBrace || current == Byte.closeBracket else {
+                throw Unsupported()
             }
-            state.scalar(text, plain: true, tag: nil, anchor: nil, mark: startMark)
         }
+        state.scalar(text, plain: plain, tag: nil, anchor: nil, mark: startMark)
     }
 
     /// Spaces, line feeds and comments between flow tokens.
@@ -484,6 +450,13 @@ private struct Parser {
         let next = try nextContentLine()
         if let indent = next, indent > parent, !(indent == 0 && atDocumentStart) { throw Unsupported() }
         return next
+    }
+
+    /// A quoted scalar, or a plain one, at `position`; and which it was.
+    mutating func scalar(flow: Bool) throws(Unsupported) -> (text: String, plain: Bool) {
+        if current == Byte.doubleQuote || current == Byte.singleQuote { return (try quotedScalar(), false) }
+        guard startsPlain(flow: flow) else { throw Unsupported() }
+        return (plainScalar(flow: flow), true)
     }
 
     /// Whether a plain scalar may start at `position`.
