@@ -138,6 +138,9 @@ struct FastYAMLReaderTests {
         "a: \"x\"#c\n",
         "--- a: 1\n",
         "a: @x\n",
+        "a: {type:?noop b: c}\n",
+        "a: {b: ?x}\n",
+        "a: [:x]\n",
         "a: `x`\n",
     ]
 
