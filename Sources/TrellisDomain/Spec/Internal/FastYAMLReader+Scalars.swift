@@ -5,9 +5,12 @@ extension FastYAMLReader.Parser {
     mutating func literalScalar(parent: Int) throws(Unsupported) -> Int? {
         let startMark = mark
         position += 1
-        var chomping = 0
+        // What becomes of the line feeds at the end: `-` strips them, `+` keeps them all,
+        // and by default the last content line keeps its own.
+        enum Chomping { case strip, clip, keep }
+        var chomping = Chomping.clip
         if current == Byte.dash || current == UInt8(ascii: "+") {
-            chomping = current == Byte.dash ? -1 : 1
+            chomping = current == Byte.dash ? .strip : .keep
             position += 1
         }
         // An indentation indicator, or anything else on the header, is left to libyaml.
@@ -57,14 +60,12 @@ extension FastYAMLReader.Parser {
             }
             if column < indent || current == Byte.end { break }
         }
-        if chomping != -1 && leadingBreak { text.append(Byte.newline) }
-        if chomping == 1 { text.append(contentsOf: repeatElement(Byte.newline, count: trailingBreaks)) }
+        if chomping != .strip && leadingBreak { text.append(Byte.newline) }
+        if chomping == .keep { text.append(contentsOf: repeatElement(Byte.newline, count: trailingBreaks)) }
         state.scalar(
             String(decoding: text, as: UTF8.self), plain: false, tag: nil, anchor: nil, mark: startMark)
         // The line that ended the scalar has had its indentation read: carry on from there.
-        let next = try nextContentLine()
-        if let indent = next, indent > parent, !(indent == 0 && atDocumentStart) { throw Unsupported() }
-        return next
+        return try nextLine(within: parent)
     }
 
     /// A quoted scalar, or a plain one, at `position`; and which it was.

@@ -246,6 +246,12 @@ extension FastYAMLReader {
         /// error).
         mutating func endOfValue(parent: Int) throws(Unsupported) -> Int? {
             try finishLine()
+            return try nextLine(within: parent)
+        }
+
+        /// The next line with content, which may be indented no deeper than `parent` unless
+        /// it starts a document.
+        mutating func nextLine(within parent: Int) throws(Unsupported) -> Int? {
             let next = try nextContentLine()
             if let indent = next, indent > parent, !(indent == 0 && atDocumentStart) { throw Unsupported() }
             return next
