@@ -192,7 +192,7 @@ struct EngineTests {
         let listed = try await engine.list(team: "")
         #expect(listed.first?.resources.count == 4)
 
-        let after = try await eventuallyAsync { try await engine.status(of: "shape").phase == "Ready" }
+        let after = try await eventually { try await engine.status(of: "shape").phase == "Ready" }
         #expect(after)
         let final = try await engine.status(of: "shape")
         #expect(final.resources.map(\.phase) == ["Ready", "Ready", "Ready", "Ready"])
@@ -322,7 +322,7 @@ struct EngineTests {
         let status = try await engine.status(of: "shape")
         #expect(status.expiresAtUnixMs > status.createdAtUnixMs)
         try await engine.start(ttlInterval: .milliseconds(50))
-        let gone = try await eventuallyAsync { try await store.environment(named: "shape") == nil }
+        let gone = try await eventually { try await store.environment(named: "shape") == nil }
         #expect(gone)
         await engine.stop()
         await store.close()
@@ -330,17 +330,6 @@ struct EngineTests {
 }
 
 /// Polls an async throwing condition.
-private func eventuallyAsync(
-    timeout: Duration = .seconds(20), _ condition: () async throws -> Bool
-) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    return false
-}
-
 /// Fails retryably until its third attempt.
 private struct FlakyDriver: ResourceDriver {
     let name = "flaky"

@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+import TrellisTestSupport
 
 @testable import TrellisEngine
 
@@ -231,11 +232,10 @@ struct GraphExecutorTests {
                 step: { work, _, records -> String? in
                     carried.withLock { $0[work.id] = records }
                     if work.id == "b" {
-                        let deadline =
-                            ContinuousClock.now + (settleDelay < .seconds(1) ? .seconds(20) : .milliseconds(50))
-                        while ContinuousClock.now < deadline && !settled.withLock({ $0.contains(["a"]) }) {
-                            try await Task.sleep(for: .milliseconds(1))
-                        }
+                        _ = await eventually(
+                            timeout: settleDelay < .seconds(1) ? .seconds(60) : .milliseconds(50),
+                            poll: .milliseconds(1)
+                        ) { settled.withLock { $0.contains(["a"]) } }
                     }
                     return work.id
                 },
@@ -265,8 +265,7 @@ struct GraphExecutorTests {
         let settling = Mutex<[[String]]>([])
         let settled = Mutex<[[String]]>([])
         @Sendable func wait(until condition: () -> Bool) async {
-            let deadline = ContinuousClock.now + .seconds(20)
-            while !condition() && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(1)) }
+            _ = await eventually(poll: .milliseconds(1), condition)
         }
         let report = await GraphExecutor(limits: limits).run(
             [item("a"), item("b"), item("c", ["a", "b"])],
@@ -298,15 +297,9 @@ struct GraphExecutorTests {
                 carried.withLock { $0[work.id] = records }
                 switch work.id {
                 case "x":
-                    let deadline = ContinuousClock.now + .seconds(20)
-                    while carried.withLock({ $0["b"] }) == nil && ContinuousClock.now < deadline {
-                        try await Task.sleep(for: .milliseconds(1))
-                    }
+                    _ = await eventually(poll: .milliseconds(1)) { carried.withLock { $0["b"] } != nil }
                 case "b":
-                    let deadline = ContinuousClock.now + .seconds(20)
-                    while carried.withLock({ $0["c"] }) == nil && ContinuousClock.now < deadline {
-                        try await Task.sleep(for: .milliseconds(1))
-                    }
+                    _ = await eventually(poll: .milliseconds(1)) { carried.withLock { $0["c"] } != nil }
                 default:
                     break
                 }

@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+import TrellisTestSupport
 
 @testable import TrellisRPC
 
@@ -84,9 +85,7 @@ struct EventLoopTests {
         let loop = try EventLoop(name: "ending")
         let started = ContinuousClock.now
         let sleeper = Task { await loop.sleep(for: .seconds(600)) }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while loop.sleeperCount == 0 && ContinuousClock.now < deadline { await Task.yield() }
-        #expect(loop.sleeperCount == 1)
+        #expect(await eventually(poll: .milliseconds(1)) { loop.sleeperCount == 1 })
         await loop.shutdown()
         await sleeper.value
         #expect(ContinuousClock.now - started < .seconds(60))

@@ -110,8 +110,8 @@ struct StreamLifecycleTests {
         }
         #expect(error.code == .deadlineExceeded)
         // Without the deadline the call would never end; the bound is generous because a
-        // machine running every test at once has delayed this one by ten seconds.
-        #expect(ContinuousClock.now - started < .seconds(30))
+        // machine running every test at once has delayed tests by thirty seconds.
+        #expect(ContinuousClock.now - started < .seconds(120))
         // On a loaded machine the deadline may pass before the handler ever runs; a
         // handler that did run must have been cancelled.
         #expect(await eventually { probe["cancelled"] == probe["started"] })

@@ -42,7 +42,7 @@ struct CrashDurabilityTests {
             Thread { output.readToEnd(reader.fileDescriptor) }.start()
 
             // Kill it in the middle of a stream of writes, well after it started.
-            let deadline = ContinuousClock.now + .seconds(60)
+            let deadline = ContinuousClock.now + .seconds(240)
             while output.acknowledged.count < 2000 && child.isRunning && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
@@ -82,8 +82,9 @@ struct CrashDurabilityTests {
         let store = try await SQLiteStore.open(directory: directory, preallocatingLog: preallocatingLog)
         try await store.createEnvironment(sampleEnvironment("crash"))
         print("ready")
-        // Writes until killed; the bound only matters if the parent died first.
-        let stop = ContinuousClock.now + .seconds(30)
+        // Writes until killed; the bound only matters if the parent died first, and is far
+        // past the parent's wait, for a machine that runs every test at once.
+        let stop = ContinuousClock.now + .seconds(300)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<Self.writersPerChild {
                 group.addTask {

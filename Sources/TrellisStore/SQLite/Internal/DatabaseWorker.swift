@@ -88,6 +88,7 @@ final class DatabaseWorker: @unchecked Sendable {
             // Once logged batches could not be committed, nothing after them is: later
             // logged batches wait with them, in order, and the other writes fail with them.
             var stoppedBy: StoreError?
+            var answers: [(CheckedContinuation<StoreWriteResult, any Error>, Result<StoreWriteResult, StoreError>)] = []
             while start < writes.count {
                 let end = min(start + Self.maximumBatchesPerCommit, writes.count)
                 let group = writes[start..<end]
@@ -108,7 +109,7 @@ final class DatabaseWorker: @unchecked Sendable {
                 if committed, let logged { log?.markApplied(through: logged) }
                 for (write, result) in zip(group, results) {
                     if let continuation = write.continuation {
-                        continuation.resume(with: result.mapError { $0 as any Error })
+                        answers.append((continuation, result))
                     } else if !committed {
                         retry.append(write)
                         if stoppedBy == nil, case .failure(let error) = result { stoppedBy = error }
@@ -120,8 +121,18 @@ final class DatabaseWorker: @unchecked Sendable {
                 }
                 start = end
             }
+            // With nothing more to do this round, the connection goes back before the writers
+            // hear of their commits: a lone writer answered first would find it still taken
+            // and queue its next batch here rather than commit it on its own thread.
+            let checkpointDue = connection.framesInWAL >= Self.checkpointFrames
+            if reads.isEmpty && retry.isEmpty && !closing && !checkpointDue {
+                queue.release()
+                Self.answer(answers)
+                continue
+            }
+            Self.answer(answers)
             for read in reads { read(connection) }
-            if connection.framesInWAL >= Self.checkpointFrames { checkpoint() }
+            if checkpointDue { checkpoint() }
             if !retry.isEmpty && !closing {
                 logger.error(
                     "store could not apply logged batches; they stay in the transition log and are tried again",
@@ -138,6 +149,12 @@ final class DatabaseWorker: @unchecked Sendable {
             if case .close(let continuation) = job { closers.append(continuation) }
         }
         for closer in closers { closer?.resume() }
+    }
+
+    private static func answer(
+        _ answers: [(CheckedContinuation<StoreWriteResult, any Error>, Result<StoreWriteResult, StoreError>)]
+    ) {
+        for (continuation, result) in answers { continuation.resume(with: result.mapError { $0 as any Error }) }
     }
 
     /// Commits one batch on the caller's thread, which holds the queue's claim; leaves a
