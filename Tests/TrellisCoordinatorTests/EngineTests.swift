@@ -91,6 +91,52 @@ struct EngineTests {
         await store.close()
     }
 
+    @Test("each Ready event is published once, before the start of anything that depends on it")
+    func readyOncePerResourceBeforeDependents() async throws {
+        // Layers whose resources each depend on two of the layer before: the steps a
+        // finished resource lets start carry its Ready transition together and race to
+        // write it.
+        let (layers, width) = (8, 6)
+        var text = "apiVersion: trellis.dev/v1\nkind: Template\nmetadata: {name: mesh}\nspec:\n  resources:\n"
+        var dependencies: [String: [String]] = [:]
+        for layer in 0..<layers {
+            for column in 0..<width {
+                let name = "l\(layer)c\(column)"
+                let needs = layer == 0 ? [] : ["l\(layer - 1)c\(column)", "l\(layer - 1)c\((column + 1) % width)"]
+                dependencies[name] = needs
+                text += "    \(name): {type: noop, params: {delay: 1ms}"
+                text += needs.isEmpty ? "}\n" : ", dependsOn: [\(needs.joined(separator: ", "))]}\n"
+            }
+        }
+        text += "---\napiVersion: trellis.dev/v1\nkind: Environment\nmetadata: {name: mesh}\nspec: {template: mesh}\n"
+        let (engine, store, _) = try await makeEngine()
+        let events = try await applyAndCollect(engine, text)
+        #expect(events.last?.phase == "Ready")
+
+        var readyAt: [String: Int] = [:]
+        var startedAt: [String: Int] = [:]
+        for (position, event) in events.enumerated() {
+            switch event.event {
+            case .resourceReady:
+                #expect(readyAt[event.resource] == nil, "\(event.resource) announced Ready twice")
+                readyAt[event.resource] = position
+            case .resourceStarted:
+                startedAt[event.resource] = position
+            default:
+                break
+            }
+        }
+        #expect(readyAt.count == layers * width)
+        for (name, needs) in dependencies {
+            for dependency in needs {
+                #expect(readyAt[dependency]! < startedAt[name]!, "\(name) started before \(dependency) was Ready")
+            }
+        }
+        let stored = try await store.resources(inEnvironment: "mesh")
+        #expect(stored.filter { $0.phase == "Ready" && $0.finishedAt != nil }.count == layers * width)
+        await store.close()
+    }
+
     @Test("a plan and then an apply of the same large input decode it once, and the apply is whole")
     func planThenApplyDecodesOnce() async throws {
         let (engine, store, _) = try await makeEngine()

@@ -256,32 +256,44 @@ extension EnvironmentEngine {
             })
     }
 
-    /// Writes `own` with the carried Ready transitions no other carrier is writing, and
-    /// tells the environment's watchers of those; then waits until the other carriers have
-    /// written the rest (writing them itself when their carrier failed). When it returns,
-    /// everything carried is written, so the caller may act on it.
+    /// Writes `own` with the carried Ready transitions that are not written yet, and tells
+    /// the environment's watchers of those it is first to make durable; waits only for a
+    /// Ready event another carrier is publishing at that moment. A transition another
+    /// carrier is still writing is written again here rather than waited for: the same
+    /// finishing update twice costs less than a hop back through the pool. When it returns,
+    /// everything carried is written and its Ready event published, so the caller may act
+    /// on it.
     private nonisolated func write(
         _ own: [StoreMutation], carrying carried: [FinishedResource], environment name: String
     ) async throws {
         var claimed: [FinishedResource] = []
+        var alongside: [FinishedResource] = []
         var others: [FinishedResource] = []
         for resource in carried {
-            if resource.write.claim() { claimed.append(resource) } else { others.append(resource) }
+            switch resource.write.take() {
+            case .claimed: claimed.append(resource)
+            case .alongside: alongside.append(resource)
+            case .done: others.append(resource)
+            }
         }
-        if !claimed.isEmpty || !own.isEmpty {
+        if !claimed.isEmpty || !alongside.isEmpty || !own.isEmpty {
             do {
-                try await persistTransition(claimed.flatMap(\.mutations) + own)
+                try await persistTransition((claimed + alongside).flatMap(\.mutations) + own)
             } catch {
-                for resource in claimed { resource.write.end(written: false) }
+                for resource in claimed { resource.write.failed() }
                 throw error
             }
             // Published before the waiting carriers go on, so that a resource's Ready event
             // comes before the starts of what depends on it.
-            for resource in claimed {
+            for resource in claimed + alongside {
+                guard resource.write.announce() else {
+                    others.append(resource)
+                    continue
+                }
                 publish(
                     name, .resourceReady, resource: resource.resource, phase: ResourcePhase.ready,
                     attempt: resource.attempt, outputs: resource.outputs)
-                resource.write.end(written: true)
+                resource.write.published()
             }
         }
         for resource in others where !resource.write.isWritten {
@@ -370,72 +382,6 @@ struct FinishedResource: Sendable {
     var outputs: [String: String]
     /// Shared by its carriers: one writes it and publishes it, the others wait for that.
     let write = SharedWrite()
-}
-
-/// A write several tasks need done once: the first to claim it does it, and the others
-/// wait until it is done. A claimant that fails hands it back, and one of the waiting
-/// tasks claims it next.
-final class SharedWrite: Sendable {
-    private enum State {
-        case open
-        case writing(waiters: [CheckedContinuation<Bool, Never>])
-        case written
-    }
-
-    private let state = Mutex(State.open)
-
-    /// True when the caller is to do the write: nobody has done it or is doing it.
-    func claim() -> Bool {
-        state.withLock { state in
-            guard case .open = state else { return false }
-            state = .writing(waiters: [])
-            return true
-        }
-    }
-
-    /// The claimant's write ended; if it failed, the write is open to be claimed again.
-    func end(written: Bool) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
-            guard case .writing(let waiters) = state else { return [] }
-            state = written ? .written : .open
-            return waiters
-        }
-        for waiter in waiters { waiter.resume(returning: written) }
-    }
-
-    /// Whether the write is done, without waiting for one in progress.
-    var isWritten: Bool {
-        state.withLock { state in
-            if case .written = state { return true }
-            return false
-        }
-    }
-
-    /// How many tasks wait for the write in progress.
-    var waiting: Int {
-        state.withLock { state in
-            guard case .writing(let waiters) = state else { return 0 }
-            return waiters.count
-        }
-    }
-
-    /// Waits for the write in progress, if any; true when it is done, false when it is
-    /// open for the caller to claim.
-    func written() async -> Bool {
-        await withCheckedContinuation { continuation in
-            let now: Bool? = state.withLock { state in
-                switch state {
-                case .open: return false
-                case .written: return true
-                case .writing(var waiters):
-                    waiters.append(continuation)
-                    state = .writing(waiters: waiters)
-                    return nil
-                }
-            }
-            if let now { continuation.resume(returning: now) }
-        }
-    }
 }
 
 /// A failure of the engine itself, not of a resource.
