@@ -157,7 +157,11 @@ let package = Package(
             dependencies: ["TrellisLogging", "TrellisTestSupport"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TrellisStoreTests", dependencies: ["TrellisStore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TrellisStoreTests",
+            dependencies: ["TrellisStore", "TrellisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TrellisWireTests",
             dependencies: ["TrellisAPI", "TrellisWire"],

@@ -268,9 +268,9 @@ public final class SQLiteStore: StateStore {
         if batch.isEmpty { return StoreWriteResult(outcomes: []) }
         if batch.durability == .logged, let log, batch.mutations.allSatisfy(TransitionCoding.isLoggable) {
             try log.append(batch.mutations, refusal: closedError) { sequence in
-                queue.enqueue(.write(PendingWrite(batch: batch, owner: .log(sequence: sequence))))
+                queue.enqueueLogged(.write(PendingWrite(batch: batch, owner: .log(sequence: sequence))))
             }
-            queue.wake()
+            queue.wakeIfDue()
             recorder.record { $0.loggedBatches += 1 }
             return StoreWriteResult(outcomes: Array(repeating: .applied, count: batch.mutations.count))
         }
