@@ -131,12 +131,12 @@ struct SchedulerState {
 
     init(items all: [WorkItem], completed: Set<String>, limits: ExecutionLimits) {
         self.limits = limits
-        let items = all.filter { !completed.contains($0.id) }
+        let items = completed.isEmpty ? all : all.filter { !completed.contains($0.id) }
         var indexByID: [String: Int] = [:]
         indexByID.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
-            precondition(indexByID[item.id] == nil, "duplicate work item \(item.id)")
-            indexByID[item.id] = index
+            let earlier = indexByID.updateValue(index, forKey: item.id)
+            precondition(earlier == nil, "duplicate work item \(item.id)")
         }
         var groupNumbers: [String: Int] = [:]
         var groupLimits: [Int] = []

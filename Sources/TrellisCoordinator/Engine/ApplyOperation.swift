@@ -19,6 +19,7 @@ extension EnvironmentEngine {
     /// count as applied; deletions are every stored resource the environment no longer
     /// has, whatever its phase.
     static func diff(_ resolved: ResolvedEnvironment, _ records: [ResourceRecord]) throws -> Plan {
+        if records.isEmpty { return Plan.diff(desired: resolved, current: []) }
         let applied = try records.filter { $0.phase == ResourcePhase.ready }.map(StateCoding.applied)
         var plan = Plan.diff(desired: resolved, current: applied)
         let desired = Set(resolved.resources.map(\.name))
@@ -39,8 +40,10 @@ extension EnvironmentEngine {
         return positions
     }
 
-    static func planMessage(_ resolved: ResolvedEnvironment, _ plan: Plan) -> TrellisV1.EnvironmentPlan {
-        let positions = Self.positions(resolved)
+    static func planMessage(
+        _ resolved: ResolvedEnvironment, _ plan: Plan, positions: [String: Int]? = nil
+    ) -> TrellisV1.EnvironmentPlan {
+        let positions = positions ?? Self.positions(resolved)
         return TrellisV1.EnvironmentPlan(
             environment: resolved.name,
             resources: plan.steps.map { step in
@@ -105,7 +108,10 @@ extension EnvironmentEngine {
             let records = isNew ? [] : try await store.resources(inEnvironment: name)
             let plan = try Self.diff(resolved, records)
             let recordsByName = Dictionary(uniqueKeysWithValues: records.map { ($0.name, $0) })
-            publish(name, .planned, phase: EnvironmentPhase.applying, plan: Self.planMessage(resolved, plan))
+            let positions = Self.positions(resolved)
+            publish(
+                name, .planned, phase: EnvironmentPhase.applying,
+                plan: Self.planMessage(resolved, plan, positions: positions))
 
             // Every desired resource that has to run and has a row already, as Pending, in
             // one write, so that no reader takes its old phase for its state. Those without
@@ -116,23 +122,28 @@ extension EnvironmentEngine {
             var pending: [String: ResourceRecord] = [:]
             var completed: Set<String> = []
             let outputs = OutputTable()
-            let actions = Dictionary(
-                plan.steps.map { ($0.resource, $0.action) }, uniquingKeysWith: { first, _ in first })
-            for resource in resolved.resources {
-                let stepAction = actions[resource.name]
-                // A resource found drifted is applied again even when its spec is unchanged.
-                if stepAction == .unchanged, let record = recordsByName[resource.name], record.drift.isEmpty {
-                    completed.insert(resource.name)
-                    outputs.set(resource.name, try StateCoding.map(fromJSON: record.outputs, what: "outputs"))
-                    continue
+            if records.isEmpty {
+                // Nothing stored: every resource runs, and none has a row yet.
+                unwritten = resolved.resources
+            } else {
+                let actions = Dictionary(
+                    plan.steps.map { ($0.resource, $0.action) }, uniquingKeysWith: { first, _ in first })
+                for resource in resolved.resources {
+                    let stepAction = actions[resource.name]
+                    // A resource found drifted is applied again even when its spec is unchanged.
+                    if stepAction == .unchanged, let record = recordsByName[resource.name], record.drift.isEmpty {
+                        completed.insert(resource.name)
+                        outputs.set(resource.name, try StateCoding.map(fromJSON: record.outputs, what: "outputs"))
+                        continue
+                    }
+                    guard let previous = recordsByName[resource.name] else {
+                        unwritten.append(resource)
+                        continue
+                    }
+                    let record = Self.record(name, resource, phase: ResourcePhase.pending, previous: previous)
+                    pending[resource.name] = record
+                    batch.append(.upsertResource(record))
                 }
-                guard let previous = recordsByName[resource.name] else {
-                    unwritten.append(resource)
-                    continue
-                }
-                let record = Self.record(name, resource, phase: ResourcePhase.pending, previous: previous)
-                pending[resource.name] = record
-                batch.append(.upsertResource(record))
             }
             if !batch.isEmpty { try await persist(batch) }
             self.unwritten[name] = unwritten
@@ -140,7 +151,8 @@ extension EnvironmentEngine {
             publish(name, .environmentPhase, phase: EnvironmentPhase.applying)
 
             let report = await applyResources(
-                resolved, completed: completed, pending: pending, outputs: outputs, previous: recordsByName)
+                resolved, positions: positions, completed: completed, pending: pending, outputs: outputs,
+                previous: recordsByName)
             let deletions = plan.steps.filter { $0.action == .delete }.compactMap { recordsByName[$0.resource] }
             let deletionReport = await deleteResources(name, deletions)
 
@@ -170,11 +182,10 @@ extension EnvironmentEngine {
     /// Runs every resource of `resolved` not in `completed`, in dependency order; `pending`
     /// holds their Pending records, which each step's records start from.
     private func applyResources(
-        _ resolved: ResolvedEnvironment, completed: Set<String>, pending: [String: ResourceRecord],
-        outputs: OutputTable, previous: [String: ResourceRecord]
+        _ resolved: ResolvedEnvironment, positions: [String: Int], completed: Set<String>,
+        pending: [String: ResourceRecord], outputs: OutputTable, previous: [String: ResourceRecord]
     ) async -> ExecutionReport {
         let name = resolved.name
-        let positions = Self.positions(resolved)
         let resources = resolved.resources
         let items = resolved.resources.map { WorkItem(id: $0.name, dependencies: $0.dependencies, group: $0.driver) }
         let table = PlacementTable(previous.values.compactMap(\.agent).filter { !$0.isEmpty })

@@ -3,6 +3,18 @@ extension Plan {
     ///
     /// Linear in the number of resources (plus the size of params that differ).
     public static func diff(desired: ResolvedEnvironment, current: [AppliedResource]) -> Plan {
+        // Nothing applied (a new environment): every resource is created, layer by layer,
+        // with no lookups by name.
+        guard !current.isEmpty else {
+            var steps: [Step] = []
+            steps.reserveCapacity(desired.resources.count)
+            for (layer, nodes) in desired.graph.layers.enumerated() {
+                for node in nodes {
+                    steps.append(Step(resource: desired.resources[node].name, action: .create, layer: layer))
+                }
+            }
+            return Plan(steps: steps, deletionLayers: [])
+        }
         var applied: [String: AppliedResource] = [:]
         applied.reserveCapacity(current.count)
         for resource in current {
