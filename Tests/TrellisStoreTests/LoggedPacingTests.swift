@@ -36,16 +36,23 @@ private let forever = Duration.seconds(600)
 
 @Suite("Logged batches wait for the database thread to be due")
 struct LoggedPacingTests {
-    @Test("logged batches alone are not taken while their writers go on; a read queued behind them takes them along")
-    func otherJobsTakeThemAlong() async throws {
-        let queue = DatabaseJobQueue(pacing: .init(quiet: forever, longest: forever, batches: 100))
+    /// A queue with logged batches 1 to 3 and the database thread's side waiting on it, still
+    /// waiting a while later: with `pacing`, nothing is due yet.
+    private func waitingOnThree(_ pacing: DatabaseJobQueue.LoggedPacing) async throws -> (DatabaseJobQueue, Taker) {
+        let queue = DatabaseJobQueue(pacing: pacing)
         for sequence in 1...3 { #expect(queue.enqueueLogged(logged(UInt64(sequence)))) }
         queue.wakeIfDue()
         let taker = Taker(queue)
-        // Nothing is due: after a while, the thread is still waiting.
+        // Long enough for a thread that does not wait to have returned; it cannot return
+        // by the clock, as every wait of `pacing` is far longer.
         try await Task.sleep(for: .milliseconds(200))
         #expect(taker.jobs == nil)
+        return (queue, taker)
+    }
 
+    @Test("logged batches alone are not taken while their writers go on; a read queued behind them takes them along")
+    func otherJobsTakeThemAlong() async throws {
+        let (queue, taker) = try await waitingOnThree(.init(quiet: forever, longest: forever, batches: 100))
         #expect(queue.submit(.checkpoint))
         #expect(await eventually { taker.jobs != nil })
         #expect(sequences(taker.jobs ?? []) == [1, 2, 3, nil])
@@ -53,13 +60,7 @@ struct LoggedPacingTests {
 
     @Test("logged batches are taken once as many are queued as are taken at once")
     func takenAtTheCount() async throws {
-        let queue = DatabaseJobQueue(pacing: .init(quiet: forever, longest: forever, batches: 4))
-        for sequence in 1...3 { #expect(queue.enqueueLogged(logged(UInt64(sequence)))) }
-        queue.wakeIfDue()
-        let taker = Taker(queue)
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(taker.jobs == nil)
-
+        let (queue, taker) = try await waitingOnThree(.init(quiet: forever, longest: forever, batches: 4))
         #expect(queue.enqueueLogged(logged(4)))
         queue.wakeIfDue()
         #expect(await eventually { taker.jobs != nil })
