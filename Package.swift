@@ -1,11 +1,14 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-/// One set of settings for every Swift target: Swift 6 mode with complete checking.
+/// One set of settings for every Swift target: Swift 6 mode with complete checking, and in
+/// release builds generic code specialised across modules (the engine's executor for the
+/// coordinator's records, say), which the compiler otherwise does only for small functions.
 let swiftSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 let package = Package(
