@@ -3,18 +3,6 @@ extension Plan {
     ///
     /// Linear in the number of resources (plus the size of params that differ).
     public static func diff(desired: ResolvedEnvironment, current: [AppliedResource]) -> Plan {
-        // Nothing applied (a new environment): every resource is created, layer by layer,
-        // with no lookups by name.
-        guard !current.isEmpty else {
-            var steps: [Step] = []
-            steps.reserveCapacity(desired.resources.count)
-            for (layer, nodes) in desired.graph.layers.enumerated() {
-                for node in nodes {
-                    steps.append(Step(resource: desired.resources[node].name, action: .create, layer: layer))
-                }
-            }
-            return Plan(steps: steps, deletionLayers: [])
-        }
         var applied: [String: AppliedResource] = [:]
         applied.reserveCapacity(current.count)
         for resource in current {
@@ -26,17 +14,19 @@ extension Plan {
         let graph = desired.graph
         for (layer, nodes) in graph.layers.enumerated() {
             for node in nodes {
-                let resource = desired.resources[node]
-                guard let old = applied[resource.name] else {
-                    steps.append(Step(resource: resource.name, action: .create, layer: layer))
+                // The resource is read in place, not copied, unless it was applied before;
+                // with nothing applied (a new environment) no name is looked up either.
+                let name = desired.resources[node].name
+                guard !applied.isEmpty, let old = applied[name] else {
+                    steps.append(Step(resource: name, action: .create, layer: layer))
                     continue
                 }
-                let changes = Self.changes(from: old, to: resource)
+                let changes = Self.changes(from: old, to: desired.resources[node])
                 steps.append(
-                    Step(resource: resource.name, action: changes.isEmpty ? .unchanged : .update(changes), layer: layer)
-                )
+                    Step(resource: name, action: changes.isEmpty ? .unchanged : .update(changes), layer: layer))
             }
         }
+        guard !current.isEmpty else { return Plan(steps: steps, deletionLayers: []) }
 
         var desiredNames = Set<String>()
         desiredNames.reserveCapacity(desired.resources.count)
